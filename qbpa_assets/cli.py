@@ -1,0 +1,43 @@
+"""The ``qbpa`` command line: one entry point, each sub-command in the module that owns it."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# sub-command -> (module, function, one-line help). Modules are imported lazily so that
+# ``qbpa sandbox serve`` does not pay for importing Dagster.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "sandbox": ("qbpa_assets.sandbox.cli", "main", "run the bundled QuickBooks Online emulator"),
+    "demo": ("qbpa_assets.demo", "main", "run every flow end to end on the emulator"),
+    "dev": ("qbpa_assets.demo", "dev_main", "open the Dagster UI on the emulator"),
+    "instance-yaml": ("qbpa_assets.demo", "instance_yaml_main", "print the local dagster.yaml"),
+    "authorize": ("qbpa_assets.ops_cli.authorize", "main", "connect a QuickBooks company (OAuth)"),
+    "check": ("qbpa_assets.ops_cli.check", "main", "check configuration and connectivity"),
+}
+
+
+def usage() -> str:
+    """Return the top-level help text."""
+    lines = ["usage: qbpa COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<14} {help_}" for name, (_, _, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``qbpa COMMAND ARGS...`` to the module that implements COMMAND."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        sys.stdout.write(usage() + "\n")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        sys.stderr.write(f"qbpa: unknown command {name!r}\n\n{usage()}\n")
+        return 2
+    module_name, func_name, _ = COMMANDS[name]
+    func = getattr(importlib.import_module(module_name), func_name)
+    return int(func(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
