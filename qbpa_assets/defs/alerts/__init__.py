@@ -1,0 +1,1 @@
+"""Operational alerts: run-failure notifications and the rejected-orders warning."""

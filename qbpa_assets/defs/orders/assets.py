@@ -1,0 +1,141 @@
+"""Order import: PocketAdvantage orders from the Inventiv database → QuickBooks sales orders."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from qbpa_assets.defs.partitions import order_daily_partitions
+from qbpa_assets.lib import orders
+from qbpa_assets.lib.markdown import markdown_table
+from qbpa_assets.resources.inventiv_db import InventivDbResource
+from qbpa_assets.resources.quickbooks import QuickBooksResource
+from qbpa_assets.resources.warehouse import QbpaSettings, WarehouseResource
+
+SALES_ORDERS = dg.AssetKey(["quickbooks", "sales_orders"])
+REJECTS_CHECK = "no_rejected_orders"
+
+
+@dg.asset(
+    key=["inventiv_db", "orders"],
+    group_name="inventiv_db",
+    kinds={"odbc", "duckdb"},
+    pool="duckdb",
+    partitions_def=order_daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def inventiv_orders(
+    context: dg.AssetExecutionContext,
+    inventiv_db: InventivDbResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """PocketAdvantage orders (header + lines) of the day, copied from the Inventiv database.
+
+    Grain: one row per order in ``inventiv_db.orders`` and one per line in
+    ``inventiv_db.order_lines``, for orders whose ORDER_DATE falls in the partition (today
+    included, since reps keep taking orders). Re-running a day replaces that day's copy.
+    """
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date()
+    with inventiv_db.get_db() as db, warehouse.get_connection() as con:
+        copied = orders.copy_orders(db, con, start, end)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": copied.orders,
+            "order_lines": copied.lines,
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+        }
+    )
+
+
+@dg.asset(
+    key=["quickbooks", "sales_orders"],
+    deps=[
+        dg.AssetKey(["inventiv_db", "orders"]),
+        dg.AssetKey(["staging", "customers"]),
+        dg.AssetKey(["staging", "items"]),
+    ],
+    group_name="quickbooks",
+    kinds={"quickbooks", "duckdb"},
+    pool="duckdb",
+    partitions_def=order_daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=[
+        dg.AssetCheckSpec(
+            REJECTS_CHECK,
+            asset=SALES_ORDERS,
+            description=(
+                "Orders that could not be created in QuickBooks, with every reason. They are "
+                "tried again on the next run: fixing them in PocketAdvantage is enough."
+            ),
+        )
+    ],
+)
+def sales_orders(
+    context: dg.AssetExecutionContext,
+    quickbooks: QuickBooksResource,
+    warehouse: WarehouseResource,
+    qbpa: QbpaSettings,
+) -> dg.MaterializeResult:
+    """Orders of the day created in QuickBooks as sales orders (Estimates by default).
+
+    Grain: the ledger ``quickbooks.sales_orders``, one row per Inventiv order: QuickBooks id and
+    DocNumber, status (created / adopted / rejected), reasons, timestamps. Exactly once: the
+    DocNumbers are looked up first (an order a crashed run already created is adopted), creation
+    goes through the batch endpoint with a deterministic ``requestid``, and the ledger is written
+    after every batch. Rejected orders are retried on every run.
+    """
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date()
+    entity = qbpa.sales_order_entity
+    with quickbooks.get_client(logger=context.log) as client:
+        with warehouse.get_connection() as con:
+            result = orders.import_orders(
+                con, client, start, end, entity=entity, logger=context.log
+            )
+    rejects_md = orders.rejects_markdown(result)
+    created_ids = [row.qbo_id for row in result.created]
+    changed = result.changed_after_create
+    if changed:
+        context.log.warning(
+            f"{len(changed)} order(s) changed in Inventiv after they were created in QuickBooks;"
+            " they are reported, not re-sent."
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "entity": entity,
+            "created": len(result.created),
+            "adopted": len(result.adopted),
+            "rejected": len(result.rejected),
+            "changed_after_create": len(changed),
+            "api_calls": result.api_calls,
+            "batches": result.batches,
+            "created_qbo_ids": dg.MetadataValue.json(created_ids[:500]),
+            "rejects": dg.MetadataValue.md(rejects_md),
+            "changed_orders": dg.MetadataValue.md(
+                markdown_table(
+                    ["order id", "doc number", "QuickBooks id"],
+                    [(r.order_id, r.doc_number, r.qbo_id) for r in changed[:50]],
+                )
+            ),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=REJECTS_CHECK,
+                passed=not result.rejected,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "rejected": len(result.rejected),
+                    "rejects": dg.MetadataValue.md(rejects_md),
+                },
+            )
+        ],
+    )
+
+
+sales_order_import_job = dg.define_asset_job(
+    name="sales_order_import_job",
+    selection=dg.AssetSelection.assets(["inventiv_db", "orders"], ["quickbooks", "sales_orders"]),
+    partitions_def=order_daily_partitions,
+    description="New PocketAdvantage orders → QuickBooks sales orders (Estimates by default).",
+)

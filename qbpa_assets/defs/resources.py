@@ -1,0 +1,68 @@
+"""Resources for every environment, built from environment variables.
+
+The same resource keys serve production, the demo and the tests: the emulator is just another
+set of ``QBO_*`` values. Secrets go through ``dg.EnvVar`` so they are resolved at run time and
+never stored in the definitions; optional settings are only wired when set. A missing required
+variable is named when a run or sensor needs it, and the UI still opens without it.
+"""
+
+import os
+
+import dagster as dg
+
+from qbpa_assets.resources.inventiv_db import InventivDbResource
+from qbpa_assets.resources.inventiv_ftp import InventivFtpResource
+from qbpa_assets.resources.quickbooks import QuickBooksResource
+from qbpa_assets.resources.warehouse import QbpaSettings, WarehouseResource
+
+
+def _optional(name: str) -> dg.EnvVar | None:
+    """``EnvVar(name)`` when the variable is set, else None (the field's default applies)."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def _optional_kwargs(**names: str) -> dict:
+    return {field: env for field, name in names.items() if (env := _optional(name)) is not None}
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """Resource instances shared by all flows."""
+    data_dir = os.environ.get("QBPA_DATA_DIR", "./var")
+    return dg.Definitions(
+        resources={
+            "quickbooks": QuickBooksResource(
+                client_id=dg.EnvVar("QBO_CLIENT_ID"),
+                client_secret=dg.EnvVar("QBO_CLIENT_SECRET"),
+                realm_id=dg.EnvVar("QBO_REALM_ID"),
+                data_dir=data_dir,
+                **_optional_kwargs(
+                    refresh_token="QBO_REFRESH_TOKEN",
+                    environment="QBO_ENVIRONMENT",
+                    api_base_url="QBO_API_BASE_URL",
+                    ca_bundle="QBO_CA_BUNDLE",
+                    minor_version="QBO_MINOR_VERSION",
+                ),
+            ),
+            "inventiv_ftp": InventivFtpResource(
+                url=dg.EnvVar("INVENTIV_FTP_URL"),
+                account_id=dg.EnvVar("INVENTIV_ACCOUNT_ID"),
+                **_optional_kwargs(
+                    password="INVENTIV_FTP_PASSWORD",
+                    key_file="INVENTIV_FTP_KEY_FILE",
+                    known_hosts="INVENTIV_FTP_KNOWN_HOSTS",
+                ),
+            ),
+            "inventiv_db": InventivDbResource(
+                connection_string=dg.EnvVar("INVENTIV_DB_CONNECTION"),
+                **_optional_kwargs(password="INVENTIV_DB_PASSWORD"),
+            ),
+            "warehouse": WarehouseResource(data_dir=data_dir),
+            "qbpa": QbpaSettings(
+                **_optional_kwargs(
+                    mappings_dir="QBPA_MAPPINGS_DIR",
+                    sales_order_entity="QBO_SALES_ORDER_ENTITY",
+                )
+            ),
+        }
+    )

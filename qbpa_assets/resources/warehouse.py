@@ -1,0 +1,89 @@
+"""The DuckDB warehouse and the local data folder (``QBPA_DATA_DIR``)."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+DATABASE_FILE = "qbpa.duckdb"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """One DuckDB file per company, plus the folders beside it.
+
+    DuckDB allows one writing process per file. Runs are serialized by the ``duckdb`` pool, but
+    a run launched outside the daemon (tests, ``dagster asset materialize``) can still collide,
+    so opening the file waits out a lock held by another process instead of failing at once.
+    """
+
+    data_dir: str = "./var"
+    lock_timeout_seconds: float = 600.0
+
+    @property
+    def root(self) -> Path:
+        """The data folder, created on first use."""
+        path = Path(self.data_dir).expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def database_path(self) -> Path:
+        """Path of the DuckDB file."""
+        return self.root / DATABASE_FILE
+
+    @property
+    def exports_dir(self) -> Path:
+        """Local copies of every file sent to Inventiv."""
+        path = self.root / "exports"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @contextlib.contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the DuckDB file, waiting (with jittered backoff) while another process holds it."""
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(self.database_path))
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay + random.uniform(0, delay))
+                delay = min(delay * 2, 2.0)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def scratch_dir(self, name: str) -> Iterator[Path]:
+        """A private folder under the data dir for raw pages, removed afterwards."""
+        base = self.root / "scratch"
+        base.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=base))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+class QbpaSettings(dg.ConfigurableResource):
+    """Non-secret behaviour switches shared by the flows."""
+
+    mappings_dir: str | None = None
+    sales_order_entity: str = "Estimate"
+
+    @property
+    def mappings_path(self) -> Path | None:
+        """The optional folder of mapping overrides (``QBPA_MAPPINGS_DIR``)."""
+        return Path(self.mappings_dir).expanduser() if self.mappings_dir else None
