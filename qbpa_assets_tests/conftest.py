@@ -4,4 +4,5 @@ pytest_plugins = [
     "qbpa_assets_tests.fixtures.emulator",
     "qbpa_assets_tests.fixtures.servers",
     "qbpa_assets_tests.fixtures.odbc",
+    "qbpa_assets_tests.fixtures.stack",
 ]

@@ -9,6 +9,8 @@ error that hides the alert the sensor was trying to send.
 
 from __future__ import annotations
 
+
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -145,6 +147,9 @@ def qbpa_rejected_orders_alert(context: dg.SensorEvaluationContext) -> dg.SkipRe
     last_storage_id = cursor.get("storage_id")
     records = _new_materializations(context.instance, last_storage_id)
     if not records:
+        if last_storage_id is None:
+            # Nothing materialized yet: from now on every materialization counts.
+            context.update_cursor(json.dumps({"storage_id": 0}))
         return dg.SkipReason("no new quickbooks/sales_orders materialization")
 
     settings = AlertSettings.from_env()
@@ -167,7 +172,17 @@ def qbpa_rejected_orders_alert(context: dg.SensorEvaluationContext) -> dg.SkipRe
             run_id=record.run_id or None,
             ui_base_url=settings.ui_base_url,
         )
-        done.append(f"{label}: {rejected} rejected, {_describe(send_alert(alert, settings))}")
+        results = send_alert(alert, settings)
+        done.append(f"{label}: {rejected} rejected, {_describe(results)}")
+        # A channel that just failed (after its retries) is skipped for the rest of this tick,
+        # so a dead mail server costs one retry cycle per tick, not one per materialization.
+        if results.get("webhook", "sent") != "sent":
+            settings = dataclasses.replace(settings, webhook_url=None)
+        if results.get("email", "sent") != "sent":
+            settings = dataclasses.replace(settings, smtp=None)
+        if not settings.enabled:
+            done.append("every channel failed; later materializations of this tick not alerted")
+            break
 
     # The cursor moves on even when delivery failed: retrying forever would re-send to the
     # channels that worked and keep the failing one in an error loop; the failure is logged.

@@ -1,6 +1,5 @@
 """Nightly export: staged tables in DuckDB, then the ``.fil`` files PocketAdvantage reads."""
 
-from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path

@@ -1,6 +1,5 @@
 """Data-quality rules on the staged tables."""
 
-from __future__ import annotations
 
 import dagster as dg
 

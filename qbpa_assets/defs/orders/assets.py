@@ -1,6 +1,5 @@
 """Order import: PocketAdvantage orders from the Inventiv database → QuickBooks sales orders."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """The new-order sensor: PocketAdvantage orders reach QuickBooks within a minute."""
 
-from __future__ import annotations
 
 import json
 import os

@@ -1,6 +1,5 @@
 """Raw QuickBooks Online extracts: the untouched JSON, one row per entity, in DuckDB."""
 
-from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
