@@ -315,7 +315,10 @@ class SmtpSettings:
             raise ValueError("QBPA_SMTP_URL: invalid port") from exc
         query = parse_qs(parts.query)
         recipients = tuple(
-            addr.strip() for value in query.get("to", []) for addr in value.split(",") if addr.strip()
+            addr.strip()
+            for value in query.get("to", [])
+            for addr in value.split(",")
+            if addr.strip()
         )
         if not recipients:
             raise ValueError("QBPA_SMTP_URL: no recipient; add ?to=a@example.com,b@example.com")
@@ -353,7 +356,9 @@ class AlertSettings:
     ui_base_url: str = DEFAULT_UI_BASE_URL
     attempts: int = 3
     backoff_seconds: float = 1.0
-    timeout_seconds: float = 10.0
+    # Worst case per channel: 3 x 5 s + 1 s + 2 s of backoff = 18 s, so both channels failing
+    # still fit in a sensor evaluation (Dagster's default sensor timeout is 60 s).
+    timeout_seconds: float = 5.0
 
     @property
     def enabled(self) -> bool:
@@ -563,8 +568,7 @@ def send_alert(alert: Alert, settings: AlertSettings) -> dict[str, str]:
     results: dict[str, str] = {}
     if not settings.enabled:
         logger.info(
-            "no alert channel configured (QBPA_ALERT_WEBHOOK_URL / QBPA_SMTP_URL); "
-            "not sending %r",
+            "no alert channel configured (QBPA_ALERT_WEBHOOK_URL / QBPA_SMTP_URL); not sending %r",
             alert.title,
         )
         return results
