@@ -4,14 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-export DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
-export QBPA_DATA_DIR ?= $(CURDIR)/var
+# Only the demo and the UI use these; the tests build their own temporary instances and folders.
+DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
+QBPA_DATA_DIR ?= $(CURDIR)/var
+RUN_ENV := DAGSTER_HOME=$(DAGSTER_HOME) QBPA_DATA_DIR=$(QBPA_DATA_DIR)
 
-# Debian packages that pip cannot bring: unixODBC + ODBC drivers (SQLite, PostgreSQL) for the
-# Inventiv database, and OpenSSH's sshd for the SFTP tests.
-APT_PACKAGES := unixodbc libsqliteodbc odbc-postgresql openssh-server
+# Debian packages that pip cannot bring are installed by scripts/system-deps.sh when missing.
 
-.PHONY: help demo dev test bench lint check system-deps venv dagster-home clean
+.PHONY: help demo dev test bench lint check system-deps test-deps venv dagster-home clean
 
 help:
 	@echo "make demo   install into .venv, start the QuickBooks emulator, run the flows end to end"
@@ -20,21 +20,10 @@ help:
 	@echo "make bench  run the benchmarks (slow; see benchmarks/README.md)"
 
 system-deps:
-	@missing=""; \
-	command -v odbcinst >/dev/null 2>&1 || missing="$$missing unixodbc"; \
-	odbcinst -q -d -n SQLite3 >/dev/null 2>&1 || missing="$$missing libsqliteodbc"; \
-	odbcinst -q -d -n "PostgreSQL Unicode" >/dev/null 2>&1 || missing="$$missing odbc-postgresql"; \
-	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
-	if [ -n "$$missing" ]; then \
-	  echo "qbpa: installing system packages:$$missing"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else \
-	    echo "qbpa: cannot install$$missing: not root and no sudo. Install them with apt-get, then re-run." >&2; exit 1; fi; \
-	  if ! command -v apt-get >/dev/null; then \
-	    echo "qbpa: cannot install$$missing: apt-get not found (this Makefile targets Debian/Ubuntu)." >&2; exit 1; fi; \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null \
-	  || { echo "qbpa: apt-get install of$$missing failed (see above)." >&2; exit 1; }; \
-	fi
+	@bash scripts/system-deps.sh runtime
+
+test-deps:
+	@bash scripts/system-deps.sh test
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "qbpa needs Python >= 3.10"'
@@ -50,12 +39,12 @@ dagster-home:
 	@[ -f $(DAGSTER_HOME)/dagster.yaml ] || $(PY) -m qbpa_assets.cli instance-yaml > $(DAGSTER_HOME)/dagster.yaml
 
 demo: system-deps venv dagster-home
-	$(PY) -m qbpa_assets.cli demo
+	$(RUN_ENV) $(PY) -m qbpa_assets.cli demo
 
 dev: system-deps venv dagster-home
-	$(PY) -m qbpa_assets.cli dev
+	$(RUN_ENV) $(PY) -m qbpa_assets.cli dev
 
-test: system-deps venv
+test: test-deps venv
 	$(VENV)/bin/pytest -q
 
 bench: system-deps venv
@@ -65,7 +54,7 @@ lint: venv
 	$(VENV)/bin/ruff check qbpa_assets qbpa_assets_tests benchmarks
 
 check: venv
-	$(PY) -m qbpa_assets.cli check
+	$(RUN_ENV) $(PY) -m qbpa_assets.cli check
 
 clean:
 	rm -rf var .pytest_cache
