@@ -55,7 +55,9 @@ def resources() -> dg.Definitions:
             ),
             "inventiv_db": InventivDbResource(
                 connection_string=dg.EnvVar("INVENTIV_DB_CONNECTION"),
-                **_optional_kwargs(password="INVENTIV_DB_PASSWORD"),
+                **_optional_kwargs(
+                    password="INVENTIV_DB_PASSWORD", mappings_dir="QBPA_MAPPINGS_DIR"
+                ),
             ),
             "warehouse": WarehouseResource(data_dir=data_dir),
             "qbpa": QbpaSettings(

@@ -34,6 +34,11 @@ _SECRET_RE = re.compile(r"(?i)\b(pwd|password)\s*=\s*(\{(?:[^}]|\}\})*\}?|[^;]*)
 # "server rejected the connection" which is usually configuration), timeouts, and the generic
 # "general error" some drivers raise while the server is starting.
 _TRANSIENT_SQLSTATES = ("08001", "08S01", "08007", "HYT00", "HYT01")
+# Some drivers (psqlodbc) report a refused login as 08001 too: retrying cannot help there, and
+# repeated bad logins may lock the account.
+_AUTH_FAILURE_RE = re.compile(
+    r"(?i)authentication failed|login failed|access denied|invalid password|28000|28P01"
+)
 
 
 class InventivDbError(Exception):
@@ -154,7 +159,8 @@ class InventivDb:
                 conn = pyodbc.connect(full, timeout=self.timeout, autocommit=True)
                 break
             except pyodbc.Error as exc:
-                transient = _sqlstate(exc) in _TRANSIENT_SQLSTATES
+                refused = _AUTH_FAILURE_RE.search(str(exc)) is not None
+                transient = _sqlstate(exc) in _TRANSIENT_SQLSTATES and not refused
                 if not transient or attempt == self.connect_retries:
                     # ``from None``: the original exception's args may echo the connection
                     # string with the password on some drivers.
@@ -226,11 +232,12 @@ class InventivDb:
 
     def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
         """Run a parameterized query and return ``(column names, all rows)``."""
-        names: list[str] = []
+        columns: list[str] = []
         out: list[tuple] = []
         for names, rows in self.iter_chunks(sql, params):
+            columns = names
             out.extend(rows)
-        return names, out
+        return columns, out
 
     def fetch_new_orders(
         self, after_modified_at: datetime | None, after_order_id: Any = None, limit: int = 1000

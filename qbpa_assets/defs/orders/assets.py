@@ -74,6 +74,7 @@ def sales_orders(
     context: dg.AssetExecutionContext,
     quickbooks: QuickBooksResource,
     warehouse: WarehouseResource,
+    inventiv_db: InventivDbResource,
     qbpa: QbpaSettings,
 ) -> dg.MaterializeResult:
     """Orders of the day created in QuickBooks as sales orders (Estimates by default).
@@ -87,10 +88,12 @@ def sales_orders(
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date()
     entity = qbpa.sales_order_entity
+    # The mapping (with any QBPA_MAPPINGS_DIR override) is loaded before anything is sent.
+    mapping = inventiv_db.mapping()
     with quickbooks.get_client(logger=context.log) as client:
         with warehouse.get_connection() as con:
             result = orders.import_orders(
-                con, client, start, end, entity=entity, logger=context.log
+                con, client, start, end, entity=entity, mapping=mapping, logger=context.log
             )
     rejects_md = orders.rejects_markdown(result)
     created_ids = [row.qbo_id for row in result.created]
