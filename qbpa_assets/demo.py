@@ -190,7 +190,7 @@ def dev_main(argv: list[str] | None = None) -> int:
             "QBO_API_BASE_URL": info["base_url"],
             "QBO_CA_BUNDLE": info["ca_file"],
         }
-        from qbpa_assets.resources.inventiv_db import sqlite_connection_string
+        from qbpa_assets.sandbox.inventiv_demo import sqlite_connection_string
 
         env = {**os.environ, **demo_environment(data_dir, emulator_env, connection_string(db_path))}
         _say(f"Emulator on {info['base_url']}; Dagster UI on http://127.0.0.1:{args.port}")
