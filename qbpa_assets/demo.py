@@ -25,10 +25,35 @@ def _say(text: str = "") -> None:
     sys.stdout.flush()
 
 
+# What a demo leaves behind; removed at the start of the next demo so that every run starts
+# from the same state (the emulator keeps its company in memory: a ledger from an earlier
+# emulator would point at sales orders that no longer exist).
+DEMO_STATE = (
+    "qbpa.duckdb", "qbpa.duckdb.wal", "qbo_tokens.json", "qbo_tokens.json.lock",
+    "inventiv_ftp", "exports", "scratch", "inventiv_demo.sqlite",
+)
+
+
 def _data_dir(value: str | None) -> Path:
-    path = Path(value or os.environ.get("QBPA_DATA_DIR") or "./var").expanduser().resolve()
+    """The demo's own folder: ``--data-dir``, else ``$QBPA_DATA_DIR/demo``, else ``./var/demo``."""
+    if value:
+        path = Path(value)
+    else:
+        path = Path(os.environ.get("QBPA_DATA_DIR") or "./var") / "demo"
+    path = path.expanduser().resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _reset(data_dir: Path) -> None:
+    import shutil
+
+    for name in DEMO_STATE:
+        target = data_dir / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
 
 
 def demo_environment(data_dir: Path, emulator_env: dict[str, str], db_connection: str) -> dict:
@@ -54,8 +79,10 @@ def _run_job(defs, instance, name: str, partition_key: str | None = None):
     job = defs.resolve_job_def(name)
     label = f"{name}" + (f" [{partition_key}]" if partition_key else "")
     _say(f"→ running {label} …")
+    # Step logs go to the run's event log (visible in the UI); the terminal gets a summary.
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(
-        instance=instance, partition_key=partition_key, raise_on_error=False
+        run_config=quiet, instance=instance, partition_key=partition_key, raise_on_error=False
     )
     if not result.success:
         for event in result.all_events:
@@ -69,7 +96,7 @@ def _run_job(defs, instance, name: str, partition_key: str | None = None):
 def main(argv: list[str] | None = None) -> int:
     """Run the whole demo; exit non-zero when a flow fails."""
     parser = argparse.ArgumentParser(prog="qbpa demo", description=__doc__)
-    parser.add_argument("--data-dir", help="where results go (default: $QBPA_DATA_DIR or ./var)")
+    parser.add_argument("--data-dir", help="where results go (default: $QBPA_DATA_DIR/demo or ./var/demo)")
     parser.add_argument("--customers", type=int, default=120)
     parser.add_argument("--items", type=int, default=60)
     parser.add_argument("--invoices", type=int, default=300)
@@ -79,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     data_dir = _data_dir(args.data_dir)
+    _reset(data_dir)
     from qbpa_assets.sandbox.company import generate_company
     from qbpa_assets.sandbox.emulator import Emulator
     from qbpa_assets.sandbox.inventiv_demo import create_demo_db
@@ -91,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
     with Emulator(company=company, port=0, workdir=data_dir / "sandbox") as emu:
         _say(f"QuickBooks Online emulator on {emu.base_url}")
         db_path = data_dir / "inventiv_demo.sqlite"
-        db_path.unlink(missing_ok=True)
         db_connection = create_demo_db(db_path, company, orders=args.orders, invalid=4, days=3)
         os.environ.update(demo_environment(data_dir, emu.env(), db_connection))
 
@@ -145,7 +172,8 @@ def _summary(data_dir: Path, emu) -> None:
         f"{data_dir / 'qbpa.duckdb'})"
     )
     for order_no, reasons in rejects:
-        _say(f"    rejected {order_no}: {reasons}")
+        text = "; ".join(reasons) if isinstance(reasons, list) else str(reasons)
+        _say(f"    rejected {order_no}: {text}")
     _say(f"  Estimates now in the emulator: {len(emu.entities('Estimate'))}")
     _say()
     _say("Open the UI on the same emulator setup with: make dev")
@@ -166,6 +194,7 @@ def dev_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
     data_dir = _data_dir(args.data_dir)
+    _reset(data_dir)
     emulator = subprocess.Popen(
         [sys.executable, "-m", "qbpa_assets.cli", "sandbox", "serve",
          "--workdir", str(data_dir / "sandbox"), "--customers", "120", "--items", "60",
@@ -179,8 +208,7 @@ def dev_main(argv: list[str] | None = None) -> int:
 
         company = generate_company(customers=120, items=60, invoices=300, days=7, seed=42)
         db_path = data_dir / "inventiv_demo.sqlite"
-        if not db_path.exists():
-            create_demo_db(db_path, company, orders=25, invalid=4, days=3)
+        create_demo_db(db_path, company, orders=25, invalid=4, days=3)
         emulator_env = {
             "QBO_CLIENT_ID": info["client_id"],
             "QBO_CLIENT_SECRET": info["client_secret"],
