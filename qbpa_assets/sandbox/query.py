@@ -18,7 +18,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 MAX_RESULTS_LIMIT = 1000
@@ -82,7 +82,6 @@ class Query:
     order: tuple[tuple[tuple[str, ...], bool], ...] = ()  # (path, descending)
     start_position: int = 1
     max_results: int = DEFAULT_MAX_RESULTS
-    _key: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def mentions_active(self) -> bool:
@@ -117,7 +116,7 @@ def _tokenize(text: str) -> list[tuple[str, Any]]:
             break
         m = _TOKEN_RE.match(text, pos)
         if not m:
-            raise parser_error(f'Encountered " {text[pos:pos + 20]!r} " at column {pos + 1}.')
+            raise parser_error(f'Encountered " {text[pos : pos + 20]!r} " at column {pos + 1}.')
         kind = m.lastgroup or ""
         raw = m.group(kind)
         if kind == "string":
