@@ -29,8 +29,14 @@ def _say(text: str = "") -> None:
 # from the same state (the emulator keeps its company in memory: a ledger from an earlier
 # emulator would point at sales orders that no longer exist).
 DEMO_STATE = (
-    "qbpa.duckdb", "qbpa.duckdb.wal", "qbo_tokens.json", "qbo_tokens.json.lock",
-    "inventiv_ftp", "exports", "scratch", "inventiv_demo.sqlite",
+    "qbpa.duckdb",
+    "qbpa.duckdb.wal",
+    "qbo_tokens.json",
+    "qbo_tokens.json.lock",
+    "inventiv_ftp",
+    "exports",
+    "scratch",
+    "inventiv_demo.sqlite",
 )
 
 
@@ -69,8 +75,7 @@ def demo_environment(data_dir: Path, emulator_env: dict[str, str], db_connection
     )
     env.setdefault(
         "QBPA_PARTITION_START",
-        os.environ.get("QBPA_PARTITION_START")
-        or (date.today() - timedelta(days=60)).isoformat(),
+        os.environ.get("QBPA_PARTITION_START") or (date.today() - timedelta(days=60)).isoformat(),
     )
     return env
 
@@ -96,7 +101,9 @@ def _run_job(defs, instance, name: str, partition_key: str | None = None):
 def main(argv: list[str] | None = None) -> int:
     """Run the whole demo; exit non-zero when a flow fails."""
     parser = argparse.ArgumentParser(prog="qbpa demo", description=__doc__)
-    parser.add_argument("--data-dir", help="where results go (default: $QBPA_DATA_DIR/demo or ./var/demo)")
+    parser.add_argument(
+        "--data-dir", help="where results go (default: $QBPA_DATA_DIR/demo or ./var/demo)"
+    )
     parser.add_argument("--customers", type=int, default=120)
     parser.add_argument("--items", type=int, default=60)
     parser.add_argument("--invoices", type=int, default=300)
@@ -112,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     from qbpa_assets.sandbox.inventiv_demo import create_demo_db
 
     company = generate_company(
-        customers=args.customers, items=args.items, invoices=args.invoices, days=args.days,
+        customers=args.customers,
+        items=args.items,
+        invoices=args.invoices,
+        days=args.days,
         seed=args.seed,
     )
     _say(f"qbpa demo — data folder {data_dir}")
@@ -196,10 +206,27 @@ def dev_main(argv: list[str] | None = None) -> int:
     data_dir = _data_dir(args.data_dir)
     _reset(data_dir)
     emulator = subprocess.Popen(
-        [sys.executable, "-m", "qbpa_assets.cli", "sandbox", "serve",
-         "--workdir", str(data_dir / "sandbox"), "--customers", "120", "--items", "60",
-         "--invoices", "300", "--days", "7", "--seed", "42"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "qbpa_assets.cli",
+            "sandbox",
+            "serve",
+            "--workdir",
+            str(data_dir / "sandbox"),
+            "--customers",
+            "120",
+            "--items",
+            "60",
+            "--invoices",
+            "300",
+            "--days",
+            "7",
+            "--seed",
+            "42",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         info = json.loads(emulator.stdout.readline())
@@ -208,7 +235,7 @@ def dev_main(argv: list[str] | None = None) -> int:
 
         company = generate_company(customers=120, items=60, invoices=300, days=7, seed=42)
         db_path = data_dir / "inventiv_demo.sqlite"
-        create_demo_db(db_path, company, orders=25, invalid=4, days=3)
+        db_connection = create_demo_db(db_path, company, orders=25, invalid=4, days=3)
         emulator_env = {
             "QBO_CLIENT_ID": info["client_id"],
             "QBO_CLIENT_SECRET": info["client_secret"],
@@ -218,13 +245,20 @@ def dev_main(argv: list[str] | None = None) -> int:
             "QBO_API_BASE_URL": info["base_url"],
             "QBO_CA_BUNDLE": info["ca_file"],
         }
-        from qbpa_assets.sandbox.inventiv_demo import sqlite_connection_string
 
-        env = {**os.environ, **demo_environment(data_dir, emulator_env, connection_string(db_path))}
+        env = {**os.environ, **demo_environment(data_dir, emulator_env, db_connection)}
         _say(f"Emulator on {info['base_url']}; Dagster UI on http://127.0.0.1:{args.port}")
         ui = subprocess.Popen(
-            [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml",
-             "-h", "127.0.0.1", "-p", str(args.port)],
+            [
+                str(Path(sys.executable).with_name("dagster")),
+                "dev",
+                "-w",
+                "workspace.yaml",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(args.port),
+            ],
             env=env,
         )
         try:

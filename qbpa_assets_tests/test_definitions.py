@@ -90,7 +90,11 @@ def test_definitions_load_without_any_configuration(tmp_path):
         "print(len(list(d.resolve_asset_graph().get_all_asset_keys())))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert out.returncode == 0, out.stderr

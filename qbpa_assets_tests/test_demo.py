@@ -19,8 +19,19 @@ def test_demo_runs_every_flow_and_prints_the_results(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QBO_", "INVENTIV_", "QBPA_"))}
     env["DAGSTER_HOME"] = str(home)
-    args = ["demo", "--data-dir", str(data), "--customers", "30", "--items", "20",
-            "--invoices", "60", "--orders", "12"]
+    args = [
+        "demo",
+        "--data-dir",
+        str(data),
+        "--customers",
+        "30",
+        "--items",
+        "20",
+        "--invoices",
+        "60",
+        "--orders",
+        "12",
+    ]
     out = subprocess.run(
         [*env_cmd, *args], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path
     )

@@ -51,9 +51,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def replace_list_table(
-    con: duckdb.DuckDBPyConnection, entity: str, files: Sequence[Path]
-) -> int:
+def replace_list_table(con: duckdb.DuckDBPyConnection, entity: str, files: Sequence[Path]) -> int:
     """Replace a list entity's raw table with the rows in ``files``, atomically.
 
     Readers see either yesterday's full table or today's, never a mix: the swap happens in one
@@ -119,8 +117,9 @@ def upsert_invoices(
                     sync_token = excluded.sync_token, last_updated = excluded.last_updated,
                     txn_date = COALESCE(excluded.txn_date, txn_date),
                     deleted = excluded.deleted,
-                    payload = CASE WHEN excluded.deleted THEN json_merge_patch(payload,
-                        json_object('status', 'Deleted', 'MetaData', excluded.payload -> 'MetaData'))
+                    payload = CASE WHEN excluded.deleted
+                        THEN json_merge_patch(payload, json_object(
+                            'status', 'Deleted', 'MetaData', excluded.payload -> 'MetaData'))
                         ELSE excluded.payload END
                 WHERE excluded.deleted
                    OR TRY_CAST(excluded.sync_token AS BIGINT) >= TRY_CAST(sync_token AS BIGINT)"""
@@ -132,9 +131,7 @@ def upsert_invoices(
     return upserted, len(tombstones)
 
 
-def deleted_in_window(
-    cdc_objects: Sequence[dict], start: datetime, end: datetime
-) -> list[dict]:
+def deleted_in_window(cdc_objects: Sequence[dict], start: datetime, end: datetime) -> list[dict]:
     """The CDC tombstones whose deletion time falls in ``[start, end)``."""
     out = []
     for obj in cdc_objects:

@@ -1,7 +1,5 @@
 """The DuckDB warehouse and the local data folder (``QBPA_DATA_DIR``)."""
 
-from __future__ import annotations
-
 import contextlib
 import random
 import shutil

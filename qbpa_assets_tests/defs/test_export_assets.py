@@ -31,8 +31,14 @@ from qbpa_assets.resources.warehouse import QbpaSettings
 from qbpa_assets_tests.fixtures.stack import quickbooks_resource
 
 MASTER = [
-    quickbooks_customers, quickbooks_items, staging_customers, staging_items, customer_fil,
-    item_fil, unique_customer_ids, unique_item_ids,
+    quickbooks_customers,
+    quickbooks_items,
+    staging_customers,
+    staging_items,
+    customer_fil,
+    item_fil,
+    unique_customer_ids,
+    unique_item_ids,
 ]
 INVOICES = [quickbooks_invoices, staging_invoice_lines, invoice_fil]
 
@@ -106,7 +112,8 @@ def test_invoice_partition_rerun_gives_a_byte_identical_file(export):
     key = _yesterday()
     first = dg.materialize(
         [*INVOICES, invoice_lines_reference_known_customers_and_items],
-        partition_key=key, resources=resources,
+        partition_key=key,
+        resources=resources,
     )
     assert first.success
     content = (remote / "invoice.fil").read_bytes()

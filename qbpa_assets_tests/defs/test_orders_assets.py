@@ -34,7 +34,8 @@ def _orders(company, first_id: int, count: int, day: date = TODAY) -> list[DemoO
                     DemoLine(item_id=items[(n + k) % len(items)]["Id"], qty=k + 1, unit_price=2.5)
                     for k in range(2)
                 ],
-                modified_at=datetime.combine(day, datetime.min.time()) + timedelta(hours=9, minutes=n),
+                modified_at=datetime.combine(day, datetime.min.time())
+                + timedelta(hours=9, minutes=n),
             )
         )
     return out
@@ -59,7 +60,9 @@ def order_stack(fresh_emulator, sqlite_odbc_db, warehouse, data_dir):
 
 def _import(resources, day: date = TODAY) -> dg.ExecuteInProcessResult:
     result = dg.materialize(
-        [inventiv_orders, sales_orders], partition_key=day.isoformat(), resources=resources,
+        [inventiv_orders, sales_orders],
+        partition_key=day.isoformat(),
+        resources=resources,
         raise_on_error=False,
     )
     assert result.success, [e.message for e in result.all_events if e.is_failure]
@@ -89,7 +92,9 @@ def test_orders_become_estimates_once_and_bad_ones_are_rejected(order_stack):
 
     estimates = {e["DocNumber"]: e for e in emu.entities("Estimate")}
     assert set(estimates) == {"PA-1000", "PA-1001", "PA-1002"}
-    lines = [ln for ln in estimates["PA-1000"]["Line"] if ln.get("DetailType") == "SalesItemLineDetail"]
+    lines = [
+        ln for ln in estimates["PA-1000"]["Line"] if ln.get("DetailType") == "SalesItemLineDetail"
+    ]
     assert [ln["SalesItemLineDetail"]["Qty"] for ln in lines] == [1, 2]
     assert float(estimates["PA-1000"]["TotalAmt"]) == pytest.approx(2.5 * 1 + 2.5 * 2)
 
@@ -105,7 +110,10 @@ def test_orders_become_estimates_once_and_bad_ones_are_rejected(order_stack):
     fixed = _meta(_import(resources), ["quickbooks", "sales_orders"])
     assert (fixed["created"], fixed["rejected"]) == (1, 0)
     assert sorted(e["DocNumber"] for e in emu.entities("Estimate")) == [
-        "PA-1000", "PA-1001", "PA-1002", "PA-2000",
+        "PA-1000",
+        "PA-1001",
+        "PA-1002",
+        "PA-2000",
     ]
     with duckdb.connect(str(resources["warehouse"].database_path), read_only=True) as con:
         statuses = dict(
@@ -140,12 +148,15 @@ def test_sensor_requests_one_run_per_day_and_moves_its_cursor(fresh_emulator, sq
     sqlite_odbc_db.insert_orders(
         _orders(company, 10, 2, yesterday) + _orders(company, 20, 3, TODAY)
     )
-    resources = {"inventiv_db": InventivDbResource(connection_string=sqlite_odbc_db.connection_string)}
+    resources = {
+        "inventiv_db": InventivDbResource(connection_string=sqlite_odbc_db.connection_string)
+    }
 
     result, _ = _tick(resources, None)
     assert isinstance(result, dg.SensorResult)
     assert sorted(r.partition_key for r in result.run_requests) == [
-        yesterday.isoformat(), TODAY.isoformat(),
+        yesterday.isoformat(),
+        TODAY.isoformat(),
     ]
     keys = {r.run_key for r in result.run_requests}
     assert len(keys) == 2 and all("22" in k for k in keys)  # high-water mark: last order id
@@ -184,8 +195,10 @@ def test_sensor_tick_then_run_creates_the_estimates(order_stack):
     result, _ = _tick({"inventiv_db": resources["inventiv_db"]}, None)
     [request] = result.run_requests
     run = dg.materialize(
-        [inventiv_orders, sales_orders], partition_key=request.partition_key,
-        resources=resources, tags=request.tags,
+        [inventiv_orders, sales_orders],
+        partition_key=request.partition_key,
+        resources=resources,
+        tags=request.tags,
     )
     assert run.success
     assert sorted(e["DocNumber"] for e in emu.entities("Estimate")) == [

@@ -155,13 +155,22 @@ def test_two_overlapping_runs_on_one_duckdb_file_both_succeed(qbo_emulator, data
         store = data_dir / f"tokens{n}"
         store.mkdir()
         args = [
-            emu.client_id, emu.client_secret, emu.realm_id, emu.issue_refresh_token(),
-            emu.discovery_url, emu.base_url, emu.ca_file, str(data_dir), str(store),
+            emu.client_id,
+            emu.client_secret,
+            emu.realm_id,
+            emu.issue_refresh_token(),
+            emu.discovery_url,
+            emu.base_url,
+            emu.ca_file,
+            str(data_dir),
+            str(store),
         ]
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-c", script, *args],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
         )
     outputs = [p.communicate(timeout=240)[0] for p in procs]

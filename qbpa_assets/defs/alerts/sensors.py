@@ -9,7 +9,6 @@ error that hides the alert the sensor was trying to send.
 
 from __future__ import annotations
 
-
 import dataclasses
 import json
 from collections.abc import Sequence

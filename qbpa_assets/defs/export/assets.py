@@ -1,6 +1,5 @@
 """Nightly export: staged tables in DuckDB, then the ``.fil`` files PocketAdvantage reads."""
 
-
 from datetime import timedelta
 from pathlib import Path
 
@@ -199,8 +198,12 @@ def customer_fil(
     reads a half-written file; a local copy stays in ``QBPA_DATA_DIR/exports/``.
     """
     return _export(
-        context, "customer.fil", warehouse.exports_dir / "customer.fil",
-        warehouse, inventiv_ftp, qbpa,
+        context,
+        "customer.fil",
+        warehouse.exports_dir / "customer.fil",
+        warehouse,
+        inventiv_ftp,
+        qbpa,
     )
 
 
@@ -269,4 +272,3 @@ def invoice_fil(
         where=f"{column} >= ? AND {column} < ?",
         params=[window.start, window.end],
     )
-

@@ -1,6 +1,5 @@
 """Data-quality rules on the staged tables."""
 
-
 import dagster as dg
 
 from qbpa_assets.lib.markdown import markdown_table

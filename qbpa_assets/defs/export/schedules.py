@@ -20,7 +20,9 @@ INVOICES = dg.AssetSelection.assets(
 nightly_master_data_job = dg.define_asset_job(
     name="nightly_master_data_job",
     selection=MASTER_DATA,
-    description="All QuickBooks customers and items → customer.fil and item.fil on the Inventiv FTP.",
+    description=(
+        "All QuickBooks customers and items → customer.fil and item.fil on the Inventiv FTP."
+    ),
 )
 
 nightly_invoice_job = dg.define_asset_job(

@@ -1,6 +1,5 @@
 """Order import: PocketAdvantage orders from the Inventiv database → QuickBooks sales orders."""
 
-
 import dagster as dg
 
 from qbpa_assets.defs.partitions import order_daily_partitions

@@ -1,6 +1,5 @@
 """The new-order sensor: PocketAdvantage orders reach QuickBooks within a minute."""
 
-
 import json
 import os
 from collections import defaultdict

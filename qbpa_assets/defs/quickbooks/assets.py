@@ -1,6 +1,5 @@
 """Raw QuickBooks Online extracts: the untouched JSON, one row per entity, in DuckDB."""
 
-
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
