@@ -99,3 +99,19 @@ def test_definitions_load_without_any_configuration(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.strip()) >= len(DESIGN_KEYS)
+
+
+@pytest.mark.slow
+def test_dg_check_defs_passes():
+    """`dg check defs` (the dg CLI's own loader, via [tool.dg]) accepts the project."""
+    from pathlib import Path
+
+    dg_cli = Path(sys.executable).with_name("dg")
+    if not dg_cli.exists():
+        pytest.skip("dagster-dg-cli is not installed in this environment")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [str(dg_cli), "check", "defs"], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "All definitions loaded successfully" in out.stdout + out.stderr
