@@ -23,6 +23,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -126,10 +127,13 @@ def run_ours(db: Path, out: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------------- naive
+_BREAKS = re.compile(r"[\t\r\n]+")
+
+
 def _clean(value: object) -> str:
     if value is None:
         return ""
-    return str(value).replace("\t", " ").replace("\r", " ").replace("\n", " ").strip()
+    return _BREAKS.sub(" ", str(value)).strip()
 
 
 def _g(obj: object, *path: str) -> object:
@@ -168,27 +172,38 @@ def run_naive(db: Path, out: Path) -> dict:
     with (out / "invoice.fil").open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, **kw)
         w.writerow(["INVOICE_ID", "INVOICE_NO", "INVOICE_DATE", "DUE_DATE", "CUSTOMER_ID",
-                    "CUSTOMER_NAME", "TERMS", "LINE_NO", "LINE_ID", "ITEM_ID", "ITEM_NAME",
-                    "DESCRIPTION", "QTY", "UNIT_PRICE", "AMOUNT", "INVOICE_TOTAL", "BALANCE"])
+                    "CUSTOMER_NAME", "TERMS", "LINE_NO", "LINE_TYPE", "LINE_ID", "ITEM_ID",
+                    "ITEM_NAME", "DESCRIPTION", "QTY", "UNIT_PRICE", "AMOUNT", "INVOICE_TOTAL",
+                    "BALANCE", "STATUS"])
         cur = con.execute(
             "SELECT payload FROM quickbooks.invoices WHERE NOT deleted "
             "AND last_updated >= ? AND last_updated < ? ORDER BY TRY_CAST(id AS BIGINT)",
             [START, END])
+        end_date = END.date().isoformat()
+        kinds = {"SalesItemLineDetail": "SalesItem", "DiscountLineDetail": "Discount"}
         while batch := cur.fetchmany(5_000):
             for (payload,) in batch:
                 inv = Invoice.from_json(json.loads(payload))
+                if inv.TotalAmt == 0 and inv.PrivateNote == "Voided":
+                    status = "Voided"
+                elif inv.Balance == 0:
+                    status = "Paid"
+                else:
+                    status = "Overdue" if (inv.DueDate or end_date) < end_date else "Open"
                 n = 0
                 for line in inv.Line:
-                    if getattr(line, "DetailType", None) != "SalesItemLineDetail":
+                    kind = kinds.get(getattr(line, "DetailType", None))
+                    if kind is None:
                         continue
                     n += 1
-                    d = line.SalesItemLineDetail
+                    d = getattr(line, "SalesItemLineDetail", None)
                     w.writerow([_clean(x) for x in (
                         inv.Id, inv.DocNumber, inv.TxnDate, inv.DueDate,
                         _g(inv, "CustomerRef", "value"), _g(inv, "CustomerRef", "name"),
-                        _g(inv, "SalesTermRef", "name"), n, line.Id, _g(d, "ItemRef", "value"),
-                        _g(d, "ItemRef", "name"), line.Description, d.Qty, d.UnitPrice,
-                        line.Amount, inv.TotalAmt, inv.Balance)])
+                        _g(inv, "SalesTermRef", "name"), n, kind, line.Id,
+                        _g(d, "ItemRef", "value"), _g(d, "ItemRef", "name"), line.Description,
+                        _g(d, "Qty"), _g(d, "UnitPrice"), line.Amount, inv.TotalAmt,
+                        inv.Balance, status)])
                     inv_rows += 1
     con.close()
     return {"customer_rows": cust_rows, "invoice_rows": inv_rows,

@@ -59,7 +59,9 @@ def resources() -> dg.Definitions:
                     password="INVENTIV_DB_PASSWORD", mappings_dir="QBPA_MAPPINGS_DIR"
                 ),
             ),
-            "warehouse": WarehouseResource(data_dir=data_dir),
+            "warehouse": WarehouseResource(
+                data_dir=data_dir, timezone=os.environ.get("QBPA_TIMEZONE", "UTC")
+            ),
             "qbpa": QbpaSettings(
                 **_optional_kwargs(
                     mappings_dir="QBPA_MAPPINGS_DIR",

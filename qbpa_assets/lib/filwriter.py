@@ -1,10 +1,10 @@
 r"""Write a `.fil` file from a staged table with one DuckDB ``COPY``.
 
 The `.fil` format (DESIGN.md): tab-delimited, a header row, CRLF line ends, UTF-8, no CSV
-quoting. Every text value is cleaned in SQL (tab/CR/LF → space, blanks trimmed) so that no
-value can break a record; NULL and empty both write an empty field; DATE and TIMESTAMP values
-use the layout's strftime formats; numbers are written by DuckDB as stored (the default layouts
-export the ``*_text`` columns, i.e. the number as QuickBooks sent it).
+quoting. Every text value is cleaned in SQL (each run of tabs/CRs/LFs → one space, blanks
+trimmed) so that no value can break a record; NULL and empty both write an empty field; DATE
+and TIMESTAMP values use the layout's strftime formats; numbers are written by DuckDB as stored
+(the default layouts export the ``*_text`` columns, i.e. the number as QuickBooks sent it).
 
 DuckDB writes the whole file natively — ``COPY (SELECT …) TO … (FORMAT csv, DELIMITER '\t',
 HEADER, NEW_LINE '\r\n', QUOTE '', ESCAPE '')`` — so there is no Python work per row. With
@@ -50,6 +50,8 @@ _PASS_THROUGH_TYPES = (
     "DECIMAL",
 )
 _REPLACE_HANDLER = "qbpa-count-replace"
+# Characters that are special inside an RE2 character class.
+_RE2_CLASS_ESCAPES = {c: "\\" + c for c in "\\]^-["}
 _counter = threading.local()
 
 
@@ -95,12 +97,12 @@ def _quote_ident(name: str) -> str:
 
 
 def _clean_text(expr: str, delimiter: str) -> str:
-    # Nested replace() is a byte scan per character class; measurably faster than one
-    # regexp_replace over a million rows, and the set of characters is fixed and small.
-    out = f"CAST(({expr}) AS VARCHAR)"
-    for ch in dict.fromkeys("\t\r\n" + delimiter):
-        out = f"replace({out}, {_sql_literal(ch)}, ' ')"
-    return f"trim({out})"
+    # A run of tabs, CRs, LFs (and delimiters) becomes one space, so a Windows line break in a
+    # memo reads "line one line two". One RE2 pass per value costs about what three nested
+    # replace() calls did (measured over 3M values).
+    extra = "" if delimiter in "\t\r\n" else _RE2_CLASS_ESCAPES.get(delimiter, delimiter)
+    pattern = "[\\t\\r\\n" + extra + "]+"
+    return f"trim(regexp_replace(CAST(({expr}) AS VARCHAR), {_sql_literal(pattern)}, ' ', 'g'))"
 
 
 def build_select(

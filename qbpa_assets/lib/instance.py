@@ -35,6 +35,10 @@ run_monitoring:
 
 telemetry:
   enabled: false
+
+# No "join the community" pop-up over the asset graph of a demo.
+nux:
+  enabled: false
 """
 
 

@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 # ``PWD=...`` / ``Password=...`` in an ODBC connection string, braced (``}}`` escapes ``}``) or
 # bare up to the next ``;``.
 _SECRET_RE = re.compile(r"(?i)\b(pwd|password)\s*=\s*(\{(?:[^}]|\}\})*\}?|[^;]*)")
+# In a driver *message* the value ends at white space or a quote too: `[^;]*` would swallow the
+# rest of the message (the part that says what went wrong) when PWD comes last.
+_MESSAGE_SECRET_RE = re.compile(
+    r"(?i)\b(pwd|password)\s*=\s*(\{(?:[^}]|\}\})*\}?|[^;\s'\"\)\]]*)"
+)
 
 # SQLSTATE classes worth retrying at connect time: connection exceptions (08xxx, except 08004
 # "server rejected the connection" which is usually configuration), timeouts, and the generic
@@ -129,7 +134,7 @@ class InventivDb:
 
     def _scrub(self, text: str) -> str:
         """Remove the password and any PWD=... from a driver message."""
-        text = mask_connection_string(text)
+        text = _MESSAGE_SECRET_RE.sub(lambda m: f"{m.group(1)}=***", text)
         if self._password:
             text = text.replace(self._password, "***")
         return text

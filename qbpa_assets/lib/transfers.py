@@ -59,6 +59,10 @@ class TransferHostKeyError(TransferError):
     """The SFTP server's host key is unknown or differs from known_hosts; never retried."""
 
 
+class TransferCertificateError(TransferHostKeyError):
+    """The FTPS server's certificate is not trusted (unknown CA, wrong host); never retried."""
+
+
 @dataclass(frozen=True)
 class UploadResult:
     """Where a file landed and how big it is on the server."""
@@ -476,6 +480,7 @@ class FtpTransfer(Transfer):
         try:
             ftp.connect(self.host, self.port, timeout=self.timeout)
             try:
+                # FTP_TLS.login() sends AUTH TLS and verifies the certificate before the password.
                 ftp.login(self.user, self._password or "")
             except ftplib.error_perm as exc:
                 if str(exc).startswith("530"):
@@ -483,6 +488,13 @@ class FtpTransfer(Transfer):
                         f"authentication failed for {self.user}@{self.host}:{self.port}"
                     ) from None
                 raise
+            except ssl.SSLCertVerificationError as exc:
+                # Like an unknown SSH host key: retrying cannot help, and the password must not
+                # go to a server we cannot identify.
+                raise TransferCertificateError(
+                    f"refusing to connect to {self.display}: certificate not trusted "
+                    f"({exc.verify_message}); pass the server's CA file"
+                ) from None
             if isinstance(ftp, ftplib.FTP_TLS):
                 ftp.prot_p()
             ftp.voidcmd("TYPE I")

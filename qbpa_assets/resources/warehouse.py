@@ -23,6 +23,7 @@ class WarehouseResource(dg.ConfigurableResource):
     """
 
     data_dir: str = "./var"
+    timezone: str = "UTC"
     lock_timeout_seconds: float = 600.0
 
     @property
@@ -59,6 +60,8 @@ class WarehouseResource(dg.ConfigurableResource):
                 time.sleep(delay + random.uniform(0, delay))
                 delay = min(delay * 2, 2.0)
         try:
+            # Timestamps written to files read in the partitions' time zone, not the machine's.
+            con.execute("SET TimeZone = ?", [self.timezone])
             yield con
         finally:
             con.close()

@@ -135,11 +135,18 @@ def test_sales_order_entity_is_configurable(order_stack):
 # ----------------------------------------------------------------------------- sensor
 
 
-def _tick(resources: dict, cursor: str | None):
+def _tick(resources: dict, cursor: str | None, instance: dg.DagsterInstance | None = None):
     context = dg.build_sensor_context(
-        instance=dg.DagsterInstance.ephemeral(), cursor=cursor, resources=resources
+        instance=instance or dg.DagsterInstance.ephemeral(), cursor=cursor, resources=resources
     )
-    return inventiv_new_orders_sensor(context), context
+    result = inventiv_new_orders_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def _skip_message(result: dg.SensorResult) -> str:
+    assert not result.run_requests
+    return result.skip_reason.skip_message
 
 
 def test_sensor_requests_one_run_per_day_and_moves_its_cursor(fresh_emulator, sqlite_odbc_db):
@@ -152,28 +159,72 @@ def test_sensor_requests_one_run_per_day_and_moves_its_cursor(fresh_emulator, sq
         "inventiv_db": InventivDbResource(connection_string=sqlite_odbc_db.connection_string)
     }
 
-    result, _ = _tick(resources, None)
-    assert isinstance(result, dg.SensorResult)
+    result = _tick(resources, None)
     assert sorted(r.partition_key for r in result.run_requests) == [
         yesterday.isoformat(),
         TODAY.isoformat(),
     ]
     keys = {r.run_key for r in result.run_requests}
-    assert len(keys) == 2 and all("22" in k for k in keys)  # high-water mark: last order id
+    assert len(keys) == 2 and all(k.endswith("|22") for k in keys)  # high-water: last order id
 
-    quiet, _ = _tick(resources, result.cursor)
-    assert isinstance(quiet, dg.SkipReason)
+    assert "No new or changed orders" in _skip_message(_tick(resources, result.cursor))
 
     # A changed order moves MODIFIED_AT past the cursor: one new run for its day only.
     later = datetime.combine(TODAY, datetime.min.time()) + timedelta(hours=10)
     sqlite_odbc_db.update_order(11, modified_at=later, NOTES="call before delivery")
-    changed, _ = _tick(resources, result.cursor)
+    changed = _tick(resources, result.cursor)
     assert [r.partition_key for r in changed.run_requests] == [yesterday.isoformat()]
     assert changed.run_requests[0].run_key not in keys
 
     # Same cursor, same answer: the run key is deterministic.
-    again, _ = _tick(resources, result.cursor)
+    again = _tick(resources, result.cursor)
     assert [r.run_key for r in again.run_requests] == [r.run_key for r in changed.run_requests]
+
+
+@dg.op
+def _succeeds():
+    return 1
+
+
+@dg.op
+def _fails():
+    raise RuntimeError("QuickBooks was down")
+
+
+def _record_run(instance: dg.DagsterInstance, run_key: str, ok: bool) -> None:
+    """A finished run carrying the sensor's run key, as the daemon would have launched it."""
+    job = dg.GraphDefinition(name="stand_in", node_defs=[_succeeds if ok else _fails]).to_job()
+    job.execute_in_process(
+        instance=instance, tags={"dagster/run_key": run_key}, raise_on_error=False
+    )
+
+
+def test_sensor_asks_again_for_a_day_whose_run_failed(fresh_emulator, sqlite_odbc_db):
+    """The cursor moved past the orders: a failed run must not strand them."""
+    sqlite_odbc_db.insert_orders(_orders(fresh_emulator().company, 40, 2))
+    resources = {
+        "inventiv_db": InventivDbResource(connection_string=sqlite_odbc_db.connection_string)
+    }
+    instance = dg.DagsterInstance.ephemeral()
+
+    first = _tick(resources, None, instance)
+    [request] = first.run_requests
+    assert "No new" in _skip_message(_tick(resources, first.cursor, instance))  # still running
+
+    _record_run(instance, request.run_key, ok=False)
+    retry = _tick(resources, first.cursor, instance)
+    [again] = retry.run_requests
+    assert again.partition_key == request.partition_key
+    assert again.run_key == f"{request.run_key}|retry1"
+
+    _record_run(instance, again.run_key, ok=False)
+    # The second retry waits (backoff): nothing is asked for right away.
+    assert "No new" in _skip_message(_tick(resources, retry.cursor, instance))
+
+    _record_run(instance, again.run_key + "-ignored", ok=True)
+    _record_run(instance, again.run_key, ok=True)  # a later success of the retried run
+    done = _tick(resources, retry.cursor, instance)
+    assert '"pending": {}' in done.cursor
 
 
 def test_sensor_skips_with_the_error_when_the_database_is_down(tmp_path):
@@ -182,17 +233,16 @@ def test_sensor_skips_with_the_error_when_the_database_is_down(tmp_path):
             connection_string="Driver={No Such Driver};Database=x", password="s3cret-pw"
         )
     }
-    result, _ = _tick(resources, None)
-    assert isinstance(result, dg.SkipReason)
-    assert "Inventiv database unavailable" in result.skip_message
-    assert "s3cret-pw" not in result.skip_message
+    message = _skip_message(_tick(resources, None))
+    assert "Inventiv database unavailable" in message
+    assert "s3cret-pw" not in message
 
 
 def test_sensor_tick_then_run_creates_the_estimates(order_stack):
     """End to end: insert orders → sensor tick → the run it asks for → estimates in QuickBooks."""
     emu, db, resources = order_stack
     db.insert_orders(_orders(emu.company, 500, 4))
-    result, _ = _tick({"inventiv_db": resources["inventiv_db"]}, None)
+    result = _tick({"inventiv_db": resources["inventiv_db"]}, None)
     [request] = result.run_requests
     run = dg.materialize(
         [inventiv_orders, sales_orders],
@@ -204,3 +254,26 @@ def test_sensor_tick_then_run_creates_the_estimates(order_stack):
     assert sorted(e["DocNumber"] for e in emu.entities("Estimate")) == [
         f"PA-{n}" for n in range(500, 504)
     ]
+
+
+def test_orders_before_any_master_data_fail_with_a_clear_message(
+    fresh_emulator, sqlite_odbc_db, warehouse, data_dir
+):
+    emu = fresh_emulator()
+    sqlite_odbc_db.insert_orders(_orders(emu.company, 700, 1))
+    resources = {
+        "quickbooks": quickbooks_resource(emu, data_dir),
+        "warehouse": warehouse,
+        "inventiv_db": InventivDbResource(connection_string=sqlite_odbc_db.connection_string),
+        "qbpa": QbpaSettings(),
+    }
+    result = dg.materialize(
+        [inventiv_orders, sales_orders],
+        partition_key=TODAY.isoformat(),
+        resources=resources,
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "nightly_master_data_job" in failure.step_failure_data.error.to_string()
+    assert emu.entities("Estimate") == []

@@ -276,39 +276,164 @@ def test_refresh_replaces_master_tables(con):
     assert staging.refresh_customers(con) == 4
 
 
-def test_invoice_lines_sales_and_group_lines(con):
-    assert staging.refresh_invoice_lines(con, DAY1, DAY2) == 6
+def test_invoice_lines_sales_group_and_discount_lines(con):
+    assert staging.refresh_invoice_lines(con, DAY1, DAY2) == 8
     lines = _rows(
         con,
         "SELECT * FROM staging.invoice_lines WHERE invoice_id = '100' "
         "ORDER BY line_pos, group_pos NULLS FIRST",
     )
-    # Sales line + two lines of the group; description-only, subtotal, discount are not rows.
-    assert [(r["line_id"], r["item_id"], r["group_item_id"]) for r in lines] == [
-        ("1", "5", None),
-        ("4", "11", "12"),
-        ("5", "13", "12"),
+    # Sales line, the two lines of the group, the discount line; description-only and subtotal
+    # lines are not rows.
+    assert [(r["line_type"], r["line_id"], r["item_id"], r["group_item_id"]) for r in lines] == [
+        ("SalesItem", "1", "5", None),
+        ("SalesItem", "4", "11", "12"),
+        ("SalesItem", "5", "13", "12"),
+        ("Discount", None, None, None),
     ]
-    first, grouped = lines[0], lines[1]
+    first, grouped, discount = lines[0], lines[1], lines[3]
     assert first["qty_text"] == "1" and first["unit_price_text"] == "275"
     assert first["amount_text"] == "275.0" and first["amount"] == 275.0
     assert first["description"] == "Rock\tFountain"  # cleaning happens in the writer
+    assert first["discount_percent"] is None and first["discount_account_id"] is None
     assert grouped["group_line_id"] == "3" and grouped["group_qty"] == 2.0
     assert grouped["unit_price_text"] == "150.0" and grouped["group_pos"] == 1
+    assert discount["amount"] == pytest.approx(212.93) and discount["amount_text"] == "212.93"
+    assert discount["discount_percent_based"] is False and discount["discount_percent"] is None
+    assert discount["qty"] is None and discount["line_pos"] == 5
     for r in lines:
         assert r["doc_number"] == "10100" and r["customer_id"] == "1"
         assert r["discount_amount"] == pytest.approx(212.93)
         assert r["subtotal_amount"] == 575.0 and r["total_amt_text"] == "362.07"
         assert str(r["txn_date"]) == "2024-02-28" and r["ship_city"] == "Port"
         assert r["invoice_last_updated"] == DAY1 + timedelta(hours=10)
+        assert r["status"] == "Open"  # balance due 2024-03-29, window ends 2024-03-02
+
+
+def status_invoices() -> list[dict[str, Any]]:
+    """Invoices of day 1 in every status, plus a percent-based discount with its account."""
+    at = DAY1 + timedelta(hours=9)
+    voided = make_invoice("200", at)
+    voided.update(TotalAmt=0.0, Balance=0.0, PrivateNote="Voided")
+    paid = make_invoice("201", at)
+    paid["Balance"] = 0
+    paid["Line"][-1]["DiscountLineDetail"] = {
+        "PercentBased": True,
+        "DiscountPercent": 10,
+        "DiscountAccountRef": {"value": "86", "name": "Discounts given"},
+    }
+    overdue = make_invoice("202", at)
+    overdue["DueDate"] = "2024-03-01"  # before the window's end date, 2024-03-02
+    due_at_end = make_invoice("203", at)
+    due_at_end["DueDate"] = "2024-03-02"  # due on the end date itself: not yet overdue
+    zero_not_void = make_invoice("205", at)
+    zero_not_void.update(TotalAmt=0, Balance=0)  # a $0 invoice is paid, not voided
+    # A bare CDC tombstone, and one whose row had the old invoice merged in (as the raw asset
+    # keeps it): both become one header-only row.
+    bare = {
+        "Id": "204",
+        "status": "Deleted",
+        "domain": "QBO",
+        "MetaData": {"LastUpdatedTime": (DAY1 + timedelta(hours=12)).isoformat()},
+    }
+    merged = make_invoice("206", DAY1 + timedelta(hours=13))
+    merged["status"] = "Deleted"
+    return [voided, paid, overdue, due_at_end, bare, zero_not_void, merged]
+
+
+def test_invoice_status_and_tombstones():
+    c = duckdb.connect()
+    build_raw(c, status_invoices())
+    assert staging.refresh_invoice_lines(c, DAY1, DAY2) == 5 * 4 + 2
+    status = dict(
+        c.execute(
+            "SELECT invoice_id, any_value(status) FROM staging.invoice_lines GROUP BY ALL "
+            "HAVING count(DISTINCT status) = 1"
+        ).fetchall()
+    )
+    assert status == {
+        "200": "Voided",
+        "201": "Paid",
+        "202": "Overdue",
+        "203": "Open",
+        "204": "Deleted",
+        "205": "Paid",
+        "206": "Deleted",
+    }
+    tombs = _rows(
+        c, "SELECT * FROM staging.invoice_lines WHERE status = 'Deleted' ORDER BY invoice_id"
+    )
+    assert [t["invoice_id"] for t in tombs] == ["204", "206"]  # one row each
+    line_fields = [
+        "line_type",
+        "line_pos",
+        "group_pos",
+        "line_id",
+        "line_num",
+        "description",
+        "group_item_id",
+        "item_id",
+        "item_name",
+        "qty",
+        "unit_price",
+        "amount",
+        "amount_text",
+        "service_date",
+        "discount_percent",
+        "discount_account_id",
+    ]
+    for tomb in tombs:
+        assert {f: tomb[f] for f in line_fields} == dict.fromkeys(line_fields)
+    assert tombs[0]["invoice_last_updated"] == DAY1 + timedelta(hours=12)
+    assert tombs[1]["invoice_last_updated"] == DAY1 + timedelta(hours=13)
+    assert tombs[0]["doc_number"] is None and tombs[1]["doc_number"] == "10206"
+    [disc] = _rows(
+        c,
+        "SELECT * FROM staging.invoice_lines WHERE invoice_id = '201' AND line_type = 'Discount'",
+    )
+    assert disc["discount_percent_based"] is True and disc["discount_percent"] == 10.0
+    assert disc["discount_percent_text"] == "10" and disc["discount_account_id"] == "86"
+    assert disc["discount_account_name"] == "Discounts given"
+    # The same day staged with a later window end sees 203 overdue too.
+    assert staging.refresh_invoice_lines(c, DAY1, DAY3) == 22
+    assert c.execute(
+        "SELECT DISTINCT status FROM staging.invoice_lines WHERE invoice_id = '203'"
+    ).fetchall() == [("Overdue",)]
+
+
+def test_invoice_status_uses_the_window_end_date_in_its_time_zone():
+    tz = timezone(timedelta(hours=10))  # the window end is 2024-03-02 00:00 local, 03-01 UTC
+    c = duckdb.connect()
+    inv = make_invoice("300", datetime(2024, 3, 1, 12, tzinfo=tz))
+    inv["DueDate"] = "2024-03-01"
+    build_raw(c, [inv])
+    staging.refresh_invoice_lines(
+        c, datetime(2024, 3, 1, tzinfo=tz), datetime(2024, 3, 2, tzinfo=tz)
+    )
+    assert c.execute("SELECT DISTINCT status FROM staging.invoice_lines").fetchall() == [
+        ("Overdue",)
+    ]
+
+
+def test_older_table_gains_new_columns(con):
+    """A warehouse staged before status/line_type existed keeps its rows and gains the columns."""
+    staging.refresh_invoice_lines(con, DAY1, DAY2)
+    con.execute("ALTER TABLE staging.invoice_lines DROP COLUMN status")
+    con.execute("ALTER TABLE staging.invoice_lines DROP COLUMN line_type")
+    assert staging.refresh_invoice_lines(con, DAY2, DAY3) == 4
+    got = con.execute(
+        "SELECT invoice_id, count(*), any_value(status), count(line_type) "
+        "FROM staging.invoice_lines GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    assert got == [("100", 4, None, 0), ("101", 4, None, 0), ("102", 4, "Open", 4)]
 
 
 def test_invoice_window_boundaries_and_rerun(con):
-    assert staging.refresh_invoice_lines(con, DAY1, DAY2) == 6
-    assert staging.refresh_invoice_lines(con, DAY2, DAY3) == 3
+    assert staging.refresh_invoice_lines(con, DAY1, DAY2) == 8
+    assert staging.refresh_invoice_lines(con, DAY2, DAY3) == 4
     before = _rows(con, "SELECT * FROM staging.invoice_lines ORDER BY ALL")
     # Re-running a window is idempotent...
-    assert staging.refresh_invoice_lines(con, DAY1, DAY2) == 6
+    assert staging.refresh_invoice_lines(con, DAY1, DAY2) == 8
     assert _rows(con, "SELECT * FROM staging.invoice_lines ORDER BY ALL") == before
     # ...and replaces exactly that window: change invoice 100 in place (same day) and delete
     # 101 (tombstone, still day 1); day 2 must be untouched.
@@ -321,13 +446,17 @@ def test_invoice_window_boundaries_and_rerun(con):
         "MetaData": {"LastUpdatedTime": (DAY1 + timedelta(hours=12)).isoformat()},
     }
     staging.load_raw(con, "invoices", [changed, tombstone])
-    assert staging.refresh_invoice_lines(con, DAY1, DAY2) == 1
+    assert staging.refresh_invoice_lines(con, DAY1, DAY2) == 2
     day1 = _rows(
         con,
-        "SELECT invoice_id, doc_number FROM staging.invoice_lines WHERE invoice_last_updated < $d",
+        "SELECT invoice_id, doc_number, status, line_type FROM staging.invoice_lines "
+        "WHERE invoice_last_updated < $d ORDER BY invoice_id",
         {"d": DAY2},
     )
-    assert day1 == [{"invoice_id": "100", "doc_number": "NEW-100"}]
+    assert day1 == [
+        {"invoice_id": "100", "doc_number": "NEW-100", "status": "Open", "line_type": "SalesItem"},
+        {"invoice_id": "101", "doc_number": None, "status": "Deleted", "line_type": None},
+    ]
     day2 = _rows(
         con,
         "SELECT * FROM staging.invoice_lines WHERE invoice_last_updated >= $d ORDER BY ALL",
@@ -338,14 +467,25 @@ def test_invoice_window_boundaries_and_rerun(con):
 
 def test_invoice_window_naive_datetimes_are_utc(con):
     naive = DAY1.replace(tzinfo=None)
-    assert staging.refresh_invoice_lines(con, naive, naive + timedelta(days=1)) == 6
+    assert staging.refresh_invoice_lines(con, naive, naive + timedelta(days=1)) == 8
 
 
 def test_invoice_lines_empty_window_creates_table(con):
     later = DAY3 + timedelta(days=10)
     assert staging.refresh_invoice_lines(con, later, later + timedelta(days=1)) == 0
     cols = [r[0] for r in con.execute("DESCRIBE staging.invoice_lines").fetchall()]
-    assert {"invoice_id", "item_id", "qty", "unit_price", "invoice_last_updated"} <= set(cols)
+    assert {
+        "invoice_id",
+        "doc_number",
+        "customer_id",
+        "item_id",
+        "qty",
+        "unit_price",
+        "invoice_last_updated",
+        "status",
+        "line_type",
+        "discount_percent",
+    } <= set(cols)
     with pytest.raises(ValueError):
         staging.refresh_invoice_lines(con, DAY2, DAY1)
 
@@ -358,17 +498,40 @@ def test_generated_company_stages(con):
     staging.load_raw(c, "customers", company.customers)
     staging.load_raw(c, "items", company.items)
     staging.load_raw(c, "invoices", copy.deepcopy(company.invoices))
+    staging.load_raw(c, "invoices", copy.deepcopy(company.deleted_invoices))
     assert staging.refresh_customers(c) == len(company.customers)
     assert staging.refresh_items(c) == len(company.items)
     far = datetime(1990, 1, 1, tzinfo=timezone.utc)
-    lines = staging.refresh_invoice_lines(c, far, datetime(2100, 1, 1, tzinfo=timezone.utc))
-    with_lines = c.execute(
-        "SELECT count(DISTINCT invoice_id) FROM staging.invoice_lines"
-    ).fetchone()[0]
-    assert lines >= len(company.invoices) and with_lines == len(company.invoices)
-    assert (
+    rows = staging.refresh_invoice_lines(c, far, datetime(2100, 1, 1, tzinfo=timezone.utc))
+    by_type = dict(
         c.execute(
-            "SELECT count(*) FROM staging.invoice_lines WHERE item_id IS NULL OR amount IS NULL"
-        ).fetchone()[0]
-        == 0
+            "SELECT coalesce(line_type, '-'), count(DISTINCT invoice_id) "
+            "FROM staging.invoice_lines GROUP BY ALL"
+        ).fetchall()
     )
+    # Every live invoice has sales lines; the generator forces at least one discount, one
+    # voided and one deleted invoice.
+    assert by_type["SalesItem"] == len(company.invoices) and by_type["Discount"] >= 1
+    assert by_type["-"] == len(company.deleted_invoices) >= 1
+    assert rows >= len(company.invoices) + len(company.deleted_invoices)
+    bad = c.execute(
+        """SELECT count(*) FROM staging.invoice_lines WHERE
+             (line_type = 'SalesItem' AND (item_id IS NULL OR amount IS NULL))
+          OR (line_type = 'Discount' AND (amount IS NULL OR discount_percent IS NULL
+                                          OR discount_account_id IS NULL))
+          OR (line_type IS NULL AND status <> 'Deleted')"""
+    ).fetchone()[0]
+    assert bad == 0
+    statuses = {r[0] for r in c.execute("SELECT status FROM staging.invoice_lines").fetchall()}
+    assert {"Voided", "Deleted", "Paid"} <= statuses and statuses <= {
+        "Open",
+        "Overdue",
+        "Paid",
+        "Voided",
+        "Deleted",
+    }
+    voided = {inv["Id"] for inv in company.invoices if inv.get("PrivateNote") == "Voided"}
+    staged_voided = c.execute(
+        "SELECT DISTINCT invoice_id FROM staging.invoice_lines WHERE status = 'Voided'"
+    ).fetchall()
+    assert {r[0] for r in staged_voided} == voided

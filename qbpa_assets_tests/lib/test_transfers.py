@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ftplib
 import os
 import socket
+import ssl
 import time
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 
 from qbpa_assets.lib.transfers import (
     TransferAuthError,
+    TransferCertificateError,
     TransferError,
     TransferHostKeyError,
     open_transfer,
@@ -216,6 +219,58 @@ def test_ftp_wrong_password(ftp_server):
             pass
     assert "wrong-secret-xyz" not in str(info.value)
     assert time.monotonic() - started < 4  # a retry would have slept 5 s
+
+
+# -------------------------------------------------------------------------------- FTPS
+@pytest.mark.e2e
+def test_ftps_upload(ftps_server, payload):
+    """Explicit FTPS: the server refuses plain logins and unprotected data channels."""
+    with open_transfer(
+        ftps_server.url("inbound"), password=ftps_server.password,
+        ca_file=str(ftps_server.ca_file), timeout=10,
+    ) as t:
+        assert isinstance(t.ftp, ftplib.FTP_TLS) and isinstance(t.ftp.sock, ssl.SSLSocket)
+        t.check_writable("latest9")
+        result = t.upload_atomic(payload, "latest9", "invoice.fil")
+        first = payload.read_bytes()
+        folder = ftps_server.root / "inbound" / "latest9"
+        assert (folder / "invoice.fil").read_bytes() == first
+        payload.write_bytes(b"v2\r\n")
+        t.upload_atomic(payload, "latest9", "invoice.fil")
+    assert result.remote_path == "inbound/latest9/invoice.fil" and result.bytes == len(first)
+    assert (folder / "invoice.fil").read_bytes() == b"v2\r\n"
+    assert _leftovers(folder) == []
+
+
+@pytest.mark.e2e
+def test_ftps_server_refuses_plain_ftp(ftps_server):
+    """The same server over ftp:// fails: proof that the upload above really used TLS."""
+    plain = ftps_server.url().replace("ftps://", "ftp://", 1)
+    with pytest.raises(TransferError) as info:
+        with open_transfer(plain, password=ftps_server.password, retries=1):
+            pass
+    assert ftps_server.password not in str(info.value)
+
+
+@pytest.mark.e2e
+def test_ftps_untrusted_certificate_refused_without_retry(ftps_server):
+    started = time.monotonic()
+    with pytest.raises(TransferCertificateError, match="certificate not trusted") as info:
+        with open_transfer(ftps_server.url(), password=ftps_server.password, backoff=5):
+            pass
+    assert isinstance(info.value, TransferHostKeyError)  # the resource treats both alike
+    assert ftps_server.password not in str(info.value)
+    assert time.monotonic() - started < 4  # a retry would have slept 5 s
+
+
+@pytest.mark.e2e
+def test_ftps_wrong_password(ftps_server):
+    with pytest.raises(TransferAuthError):
+        with open_transfer(
+            ftps_server.url(), password="wrong-secret-xyz", ca_file=str(ftps_server.ca_file),
+            backoff=5,
+        ):
+            pass
 
 
 # ----------------------------------------------------------------------------- resource

@@ -79,7 +79,8 @@ def invoice_lines_reference_known_customers_and_items(
             FROM staging.invoice_lines l
             LEFT JOIN staging.customers c ON c.id = l.customer_id
             LEFT JOIN staging.items i ON i.id = l.item_id
-            WHERE c.id IS NULL OR (l.item_id IS NOT NULL AND i.id IS NULL)
+            WHERE l.status IS DISTINCT FROM 'Deleted'  -- a deletion row carries no references
+              AND (c.id IS NULL OR (l.item_id IS NOT NULL AND i.id IS NULL))
             ORDER BY l.invoice_id
             """
         ).fetchall()

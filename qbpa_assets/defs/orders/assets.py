@@ -91,6 +91,7 @@ def sales_orders(
     mapping = inventiv_db.mapping()
     with quickbooks.get_client(logger=context.log) as client:
         with warehouse.get_connection() as con:
+            _require_master_data(con)
             result = orders.import_orders(
                 con, client, start, end, entity=entity, mapping=mapping, logger=context.log
             )
@@ -132,6 +133,26 @@ def sales_orders(
             )
         ],
     )
+
+
+def _require_master_data(con) -> None:
+    """Orders are validated against the staged customers and items: they must exist."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'"
+        ).fetchall()
+    }
+    missing = sorted({"customers", "items"} - present)
+    if missing:
+        raise dg.Failure(
+            description=(
+                "Orders cannot be validated yet: the staged master data "
+                f"({', '.join('staging/' + m for m in missing)}) has never been built. Run "
+                "nightly_master_data_job (or materialize staging/customers and staging/items); "
+                "the new-order sensor retries this day afterwards, so no order is lost."
+            )
+        )
 
 
 sales_order_import_job = dg.define_asset_job(

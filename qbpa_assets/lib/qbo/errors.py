@@ -36,7 +36,9 @@ class QboError(Exception):
         self.detail = detail
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, code={self.code!r}, status={self.status!r})"
+        return (
+            f"{type(self).__name__}({self.message!r}, code={self.code!r}, status={self.status!r})"
+        )
 
 
 class QboConfigError(QboError):

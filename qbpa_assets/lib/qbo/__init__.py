@@ -1,0 +1,1 @@
+"""QuickBooks Online client: settings, token store, errors and the API client."""

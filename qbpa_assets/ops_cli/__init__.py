@@ -1,0 +1,1 @@
+"""Operator commands of the ``qbpa`` command line (``qbpa authorize``, ``qbpa check``)."""

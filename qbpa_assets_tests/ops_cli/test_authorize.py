@@ -1,0 +1,113 @@
+"""``qbpa authorize`` end to end against the emulator's OAuth endpoints."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from qbpa_assets.lib.qbo.client import QboClient
+from qbpa_assets.lib.qbo.settings import QboSettings
+from qbpa_assets.lib.qbo.tokens import TokenStore
+
+
+def start_authorize(emu, data_dir: Path, *extra: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QBO_")}
+    env.update(emu.env())
+    env.pop("QBO_REFRESH_TOKEN", None)
+    env.pop("QBO_REALM_ID", None)
+    env["QBPA_DATA_DIR"] = str(data_dir)
+    return subprocess.Popen(
+        [sys.executable, "-m", "qbpa_assets.cli", "authorize", "--port", "0", *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def read_url(proc: subprocess.Popen, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.strip().startswith("https://"):
+            return line.strip()
+    proc.kill()
+    raise AssertionError("qbpa authorize printed no URL: " + proc.stderr.read())
+
+
+def test_authorize_stores_tokens(fresh_emulator, tmp_path):
+    emu = fresh_emulator()
+    proc = start_authorize(emu, tmp_path, "--timeout", "30")
+    url = read_url(proc)
+    assert "scope=com.intuit.quickbooks.accounting" in url and "state=" in url
+    page = requests.get(url, verify=emu.ca_file, timeout=10)  # follows the 302 to the callback
+    assert page.status_code == 200 and "connected" in page.text
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert emu.realm_id in out and "QBO_REALM_ID" in out
+    store = TokenStore(tmp_path / "qbo_tokens.json")
+    state = store.load()
+    assert state.realm_id == emu.realm_id and state.access_token and state.refresh_token
+    assert state.refresh_token not in out  # only printed with --show-refresh-token
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    # A client without QBO_REFRESH_TOKEN works from the store alone.
+    settings = QboSettings.from_env({**emu.env(), "QBPA_DATA_DIR": str(tmp_path)})
+    settings = QboSettings(**{**settings.__dict__, "refresh_token": None})
+    with QboClient(settings) as client:
+        assert client.count("Item") > 0
+
+
+def test_authorize_access_denied_stores_nothing(fresh_emulator, tmp_path):
+    emu = fresh_emulator()
+    emu.deny_consent(True)
+    proc = start_authorize(emu, tmp_path, "--timeout", "30")
+    requests.get(read_url(proc), verify=emu.ca_file, timeout=10)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "access_denied" in err
+    assert not (tmp_path / "qbo_tokens.json").exists()
+
+
+def test_authorize_wrong_state_stores_nothing(qbo_emulator, tmp_path):
+    proc = start_authorize(qbo_emulator, tmp_path, "--timeout", "30")
+    url = read_url(proc)
+    callback = re.search(r"redirect_uri=([^&]+)", url).group(1)
+    callback = requests.utils.unquote(callback)
+    requests.get(callback, params={"code": "abc", "state": "forged", "realmId": "1"}, timeout=10)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "state" in err
+    assert not (tmp_path / "qbo_tokens.json").exists()
+
+
+def test_authorize_times_out(qbo_emulator, tmp_path):
+    proc = start_authorize(qbo_emulator, tmp_path, "--timeout", "0.5")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "within" in err
+    assert not (tmp_path / "qbo_tokens.json").exists()
+
+
+def test_authorize_names_missing_client_id(tmp_path):
+    from qbpa_assets.ops_cli import authorize
+
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("QBO_")}
+    try:
+        assert authorize.main(["--port", "0", "--data-dir", str(tmp_path)]) == 1
+    finally:
+        os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover(tmp_path):
+    yield
+    leftovers = [p.name for p in tmp_path.glob(".qbo_tokens.json.*")]
+    assert not leftovers
