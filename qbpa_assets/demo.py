@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -136,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
         from qbpa_assets.definitions import defs as load_defs
 
-        defs = load_defs() if callable(load_defs) else load_defs
+        defs = load_defs()
         instance = (
             dg.DagsterInstance.get()
             if os.environ.get("DAGSTER_HOME")
@@ -197,6 +196,33 @@ def instance_yaml_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _stop_group(proc: subprocess.Popen, grace: float = 30.0) -> int:
+    """Interrupt a process group (as Ctrl-C would), then kill what is still there."""
+    import signal
+    import time
+
+    _say("Stopping Dagster …")
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=grace)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        # Some Dagster children outlive an interrupt; nothing of ours must keep running.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return proc.wait()
+
+
 def dev_main(argv: list[str] | None = None) -> int:
     """Start the emulator as a process, then ``dagster dev`` (webserver + daemon) against it."""
     parser = argparse.ArgumentParser(prog="qbpa dev")
@@ -246,8 +272,24 @@ def dev_main(argv: list[str] | None = None) -> int:
             "QBO_CA_BUNDLE": info["ca_file"],
         }
 
-        env = {**os.environ, **demo_environment(data_dir, emulator_env, db_connection)}
+        demo_env = demo_environment(data_dir, emulator_env, db_connection)
+        env = {**os.environ, **demo_env}
+        # Build the master data once before the UI opens, so the new-order sensor's first runs
+        # find the staged customers and items they validate orders against.
+        os.environ.update(demo_env)
+        import dagster as dg
+
+        from qbpa_assets.definitions import defs as load_defs
+
+        instance = (
+            dg.DagsterInstance.get()
+            if os.environ.get("DAGSTER_HOME")
+            else dg.DagsterInstance.ephemeral()
+        )
+        _run_job(load_defs(), instance, "nightly_master_data_job")
         _say(f"Emulator on {info['base_url']}; Dagster UI on http://127.0.0.1:{args.port}")
+        # dagster dev gets a process group of its own, so that stopping it reaches its
+        # webserver, daemon, code servers and run workers, and only them.
         ui = subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("dagster")),
@@ -260,12 +302,18 @@ def dev_main(argv: list[str] | None = None) -> int:
                 str(args.port),
             ],
             env=env,
+            start_new_session=True,
         )
+        import signal
+
+        def _interrupt(signum, frame):  # a service manager's SIGTERM stops it like Ctrl-C
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             return ui.wait()
         except KeyboardInterrupt:
-            ui.send_signal(signal.SIGINT)
-            return ui.wait()
+            return _stop_group(ui)
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
