@@ -165,3 +165,40 @@ def test_unknown_host_key_is_refused(export, tmp_path):
     message = failure.step_failure_data.error.to_string()
     assert "TransferHostKeyError" in message and "refusing to connect" in message.lower()
     assert not (remote / "customer.fil").exists()
+
+
+def test_backfill_of_a_range_writes_one_file_covering_the_range(export, qbo_emulator):
+    """BackfillPolicy.single_run(): one run, one extraction, one invoice.fil for the range."""
+    resources, remote = export
+    today = datetime.now(timezone.utc).date()
+    first, last = today - timedelta(days=3), today - timedelta(days=1)
+    job = dg.define_asset_job("range", selection=INVOICES).resolve(
+        asset_graph=dg.Definitions(assets=INVOICES, resources=resources).resolve_asset_graph()
+    )
+    result = job.execute_in_process(
+        resources=resources,
+        tags={
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        },
+    )
+    assert result.success
+    # One materialization per day of the range, all describing the same single file.
+    mats = result.asset_materializations_for_node("inventiv_ftp__invoice_fil")
+    assert sorted(m.partition for m in mats) == [
+        (first + timedelta(days=n)).isoformat() for n in range(3)
+    ]
+    paths = {m.metadata["local_path"].value for m in mats}
+    assert len(paths) == 1 and f"{first.isoformat()}_{last.isoformat()}" in paths.pop()
+
+    start = datetime.combine(first, datetime.min.time(), timezone.utc)
+    end = datetime.combine(today, datetime.min.time(), timezone.utc)
+    expected = {
+        inv["Id"]
+        for inv in qbo_emulator.entities("Invoice")
+        if start <= datetime.fromisoformat(inv["MetaData"]["LastUpdatedTime"]) < end
+    }
+    records = _records(remote / "invoice.fil")
+    header = records[0]
+    id_column = next(i for i, name in enumerate(header) if name.startswith("INVOICE_ID"))
+    assert {r[id_column] for r in records[1:]} >= expected
