@@ -41,7 +41,11 @@ def resources() -> dg.Definitions:
                     environment="QBO_ENVIRONMENT",
                     api_base_url="QBO_API_BASE_URL",
                     ca_bundle="QBO_CA_BUNDLE",
-                    minor_version="QBO_MINOR_VERSION",
+                ),
+                **(
+                    {"minor_version": dg.EnvVar.int("QBO_MINOR_VERSION")}
+                    if os.environ.get("QBO_MINOR_VERSION")
+                    else {}
                 ),
             ),
             "inventiv_ftp": InventivFtpResource(
