@@ -115,3 +115,58 @@ def test_dg_check_defs_passes():
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "All definitions loaded successfully" in out.stdout + out.stderr
+
+
+def test_every_variable_of_the_design_reaches_its_resource(tmp_path):
+    """Set every documented variable: the resources resolve them with the right types."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QBO_", "INVENTIV_", "QBPA_"))}
+    env.update(
+        QBO_CLIENT_ID="cid",
+        QBO_CLIENT_SECRET="secret",
+        QBO_REALM_ID="123",
+        QBO_REFRESH_TOKEN="rt",
+        QBO_ENVIRONMENT="sandbox",
+        QBO_API_BASE_URL="https://h:1/v3",
+        QBO_CA_BUNDLE="/ca.pem",
+        QBO_MINOR_VERSION="70",
+        QBO_SALES_ORDER_ENTITY="SalesReceipt",
+        INVENTIV_FTP_URL="sftp://u@h:22/x",
+        INVENTIV_FTP_PASSWORD="pw",
+        INVENTIV_FTP_KEY_FILE="/k",
+        INVENTIV_FTP_KNOWN_HOSTS="/kh",
+        INVENTIV_ACCOUNT_ID="A1",
+        INVENTIV_DB_CONNECTION="Driver=SQLite3;Database=/x",
+        INVENTIV_DB_PASSWORD="dbpw",
+        QBPA_DATA_DIR=str(tmp_path),
+        QBPA_MAPPINGS_DIR=str(tmp_path / "m"),
+        QBPA_TIMEZONE="America/Los_Angeles",
+        QBPA_PARTITION_START="2026-02-01",
+    )
+    code = """
+import dagster as dg
+from qbpa_assets.definitions import defs
+d = defs()
+with dg.build_resources(dict(d.resources)) as r:
+    q, f, db, w, s = r.quickbooks, r.inventiv_ftp, r.inventiv_db, r.warehouse, r.qbpa
+    print(q.minor_version, q.environment, q.api_base_url, q.ca_bundle, q.realm_id)
+    print(f.url, f.account_id, f.known_hosts, db.connection_string, w.timezone)
+    print(s.sales_order_entity, s.mappings_dir == db.mappings_dir)
+job = d.resolve_job_def("nightly_invoice_job")
+print(job.partitions_def.get_first_partition_key(), job.partitions_def.timezone)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split("\n")[:4] == [
+        "70 sandbox https://h:1/v3 /ca.pem 123",
+        "sftp://u@h:22/x A1 /kh Driver=SQLite3;Database=/x America/Los_Angeles",
+        "SalesReceipt True",
+        "2026-02-01 America/Los_Angeles",
+    ]
+    assert "secret" not in out.stdout and "dbpw" not in out.stdout
