@@ -119,11 +119,11 @@ def run_ours(db: Path, out: Path) -> dict:
     staging.refresh_invoice_lines(con, START, END)
     cust = write_fil(con, load_layout("customer.fil"), out / "customer.fil")
     inv_layout = load_layout("invoice.fil")
-    inv = write_fil(con, inv_layout, out / "invoice.fil", where=inv_layout.window_where(),
-                    params=[START, END])
+    inv = write_fil(
+        con, inv_layout, out / "invoice.fil", where=inv_layout.window_where(), params=[START, END]
+    )
     con.close()
-    return {"customer_rows": cust.rows, "invoice_rows": inv.rows,
-            "bytes": cust.bytes + inv.bytes}
+    return {"customer_rows": cust.rows, "invoice_rows": inv.rows, "bytes": cust.bytes + inv.bytes}
 
 
 # ----------------------------------------------------------------------------------- naive
@@ -148,37 +148,96 @@ def run_naive(db: Path, out: Path) -> dict:
     from quickbooks.objects.invoice import Invoice
 
     con = duckdb.connect(str(db), read_only=True)
-    kw = {"delimiter": "\t", "lineterminator": "\r\n", "quoting": csv.QUOTE_NONE,
-          "escapechar": None, "quotechar": None}
+    kw = {
+        "delimiter": "\t",
+        "lineterminator": "\r\n",
+        "quoting": csv.QUOTE_NONE,
+        "escapechar": None,
+        "quotechar": None,
+    }
     cust_rows = inv_rows = 0
     with (out / "customer.fil").open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, **kw)
-        w.writerow(["CUSTOMER_ID", "CUSTOMER_NAME", "COMPANY_NAME", "FIRST_NAME", "LAST_NAME",
-                    "EMAIL", "PHONE", "BILL_ADDR1", "BILL_CITY", "BILL_STATE", "BILL_ZIP",
-                    "SHIP_ADDR1", "SHIP_CITY", "TERMS", "BALANCE", "ACTIVE"])
+        w.writerow(
+            [
+                "CUSTOMER_ID",
+                "CUSTOMER_NAME",
+                "COMPANY_NAME",
+                "FIRST_NAME",
+                "LAST_NAME",
+                "EMAIL",
+                "PHONE",
+                "BILL_ADDR1",
+                "BILL_CITY",
+                "BILL_STATE",
+                "BILL_ZIP",
+                "SHIP_ADDR1",
+                "SHIP_CITY",
+                "TERMS",
+                "BALANCE",
+                "ACTIVE",
+            ]
+        )
         cur = con.execute(
-            "SELECT payload FROM quickbooks.customers ORDER BY TRY_CAST(id AS BIGINT)")
+            "SELECT payload FROM quickbooks.customers ORDER BY TRY_CAST(id AS BIGINT)"
+        )
         while batch := cur.fetchmany(10_000):
             for (payload,) in batch:
                 c = Customer.from_json(json.loads(payload))
-                w.writerow([_clean(x) for x in (
-                    c.Id, c.DisplayName, c.CompanyName, c.GivenName, c.FamilyName,
-                    _g(c, "PrimaryEmailAddr", "Address"), _g(c, "PrimaryPhone", "FreeFormNumber"),
-                    _g(c, "BillAddr", "Line1"), _g(c, "BillAddr", "City"),
-                    _g(c, "BillAddr", "CountrySubDivisionCode"), _g(c, "BillAddr", "PostalCode"),
-                    _g(c, "ShipAddr", "Line1"), _g(c, "ShipAddr", "City"),
-                    _g(c, "SalesTermRef", "name"), c.Balance, "Y" if c.Active else "N")])
+                w.writerow(
+                    [
+                        _clean(x)
+                        for x in (
+                            c.Id,
+                            c.DisplayName,
+                            c.CompanyName,
+                            c.GivenName,
+                            c.FamilyName,
+                            _g(c, "PrimaryEmailAddr", "Address"),
+                            _g(c, "PrimaryPhone", "FreeFormNumber"),
+                            _g(c, "BillAddr", "Line1"),
+                            _g(c, "BillAddr", "City"),
+                            _g(c, "BillAddr", "CountrySubDivisionCode"),
+                            _g(c, "BillAddr", "PostalCode"),
+                            _g(c, "ShipAddr", "Line1"),
+                            _g(c, "ShipAddr", "City"),
+                            _g(c, "SalesTermRef", "name"),
+                            c.Balance,
+                            "Y" if c.Active else "N",
+                        )
+                    ]
+                )
                 cust_rows += 1
     with (out / "invoice.fil").open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, **kw)
-        w.writerow(["INVOICE_ID", "INVOICE_NO", "INVOICE_DATE", "DUE_DATE", "CUSTOMER_ID",
-                    "CUSTOMER_NAME", "TERMS", "LINE_NO", "LINE_TYPE", "LINE_ID", "ITEM_ID",
-                    "ITEM_NAME", "DESCRIPTION", "QTY", "UNIT_PRICE", "AMOUNT", "INVOICE_TOTAL",
-                    "BALANCE", "STATUS"])
+        w.writerow(
+            [
+                "INVOICE_ID",
+                "INVOICE_NO",
+                "INVOICE_DATE",
+                "DUE_DATE",
+                "CUSTOMER_ID",
+                "CUSTOMER_NAME",
+                "TERMS",
+                "LINE_NO",
+                "LINE_TYPE",
+                "LINE_ID",
+                "ITEM_ID",
+                "ITEM_NAME",
+                "DESCRIPTION",
+                "QTY",
+                "UNIT_PRICE",
+                "AMOUNT",
+                "INVOICE_TOTAL",
+                "BALANCE",
+                "STATUS",
+            ]
+        )
         cur = con.execute(
             "SELECT payload FROM quickbooks.invoices WHERE NOT deleted "
             "AND last_updated >= ? AND last_updated < ? ORDER BY TRY_CAST(id AS BIGINT)",
-            [START, END])
+            [START, END],
+        )
         end_date = END.date().isoformat()
         kinds = {"SalesItemLineDetail": "SalesItem", "DiscountLineDetail": "Discount"}
         while batch := cur.fetchmany(5_000):
@@ -197,17 +256,39 @@ def run_naive(db: Path, out: Path) -> dict:
                         continue
                     n += 1
                     d = getattr(line, "SalesItemLineDetail", None)
-                    w.writerow([_clean(x) for x in (
-                        inv.Id, inv.DocNumber, inv.TxnDate, inv.DueDate,
-                        _g(inv, "CustomerRef", "value"), _g(inv, "CustomerRef", "name"),
-                        _g(inv, "SalesTermRef", "name"), n, kind, line.Id,
-                        _g(d, "ItemRef", "value"), _g(d, "ItemRef", "name"), line.Description,
-                        _g(d, "Qty"), _g(d, "UnitPrice"), line.Amount, inv.TotalAmt,
-                        inv.Balance, status)])
+                    w.writerow(
+                        [
+                            _clean(x)
+                            for x in (
+                                inv.Id,
+                                inv.DocNumber,
+                                inv.TxnDate,
+                                inv.DueDate,
+                                _g(inv, "CustomerRef", "value"),
+                                _g(inv, "CustomerRef", "name"),
+                                _g(inv, "SalesTermRef", "name"),
+                                n,
+                                kind,
+                                line.Id,
+                                _g(d, "ItemRef", "value"),
+                                _g(d, "ItemRef", "name"),
+                                line.Description,
+                                _g(d, "Qty"),
+                                _g(d, "UnitPrice"),
+                                line.Amount,
+                                inv.TotalAmt,
+                                inv.Balance,
+                                status,
+                            )
+                        ]
+                    )
                     inv_rows += 1
     con.close()
-    return {"customer_rows": cust_rows, "invoice_rows": inv_rows,
-            "bytes": sum(p.stat().st_size for p in out.glob("*.fil"))}
+    return {
+        "customer_rows": cust_rows,
+        "invoice_rows": inv_rows,
+        "bytes": sum(p.stat().st_size for p in out.glob("*.fil")),
+    }
 
 
 # ---------------------------------------------------------------------------------- driver
@@ -222,9 +303,19 @@ def _child(mode: str, db: Path, out: Path) -> None:
 def _measure(mode: str, db: Path, out: Path) -> dict:
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.export_bench", "--child", mode, "--db", str(db),
-         "--out", str(out)],
-        stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.export_bench",
+            "--child",
+            mode,
+            "--db",
+            str(db),
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parent.parent,
     )
     assert proc.stdout is not None
     output = proc.stdout.read()
@@ -260,8 +351,10 @@ def main(argv: list[str] | None = None) -> int:
         db = work / "bench.duckdb"
         db.unlink(missing_ok=True)
         gen = generate(db, args.invoices, args.lines, args.customers)
-        print(f"generated {args.customers:,} customers, {args.invoices:,} invoices x "
-              f"{args.lines} lines in {gen:.1f}s ({db.stat().st_size / 1e6:.0f} MB DuckDB file)")
+        print(
+            f"generated {args.customers:,} customers, {args.invoices:,} invoices x "
+            f"{args.lines} lines in {gen:.1f}s ({db.stat().st_size / 1e6:.0f} MB DuckDB file)"
+        )
         results = {}
         for mode in ("ours", "naive"):
             if args.only and mode != args.only:
@@ -274,12 +367,16 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{'':8} {'customer rows':>14} {'invoice rows':>13} {'wall s':>8} {'peak RSS MB':>12}")
     for mode, r in results.items():
-        print(f"{mode:8} {r['customer_rows']:>14,} {r['invoice_rows']:>13,} {r['wall']:>8.1f} "
-              f"{r['peak_rss_mb']:>12.0f}")
+        print(
+            f"{mode:8} {r['customer_rows']:>14,} {r['invoice_rows']:>13,} {r['wall']:>8.1f} "
+            f"{r['peak_rss_mb']:>12.0f}"
+        )
     if len(results) == 2:
         o, n = results["ours"], results["naive"]
-        print(f"{'ratio':8} {'':>14} {'':>13} {n['wall'] / o['wall']:>7.1f}x "
-              f"{n['peak_rss_mb'] / o['peak_rss_mb']:>11.1f}x   (naive / ours)")
+        print(
+            f"{'ratio':8} {'':>14} {'':>13} {n['wall'] / o['wall']:>7.1f}x "
+            f"{n['peak_rss_mb'] / o['peak_rss_mb']:>11.1f}x   (naive / ours)"
+        )
         if (o["customer_rows"], o["invoice_rows"]) != (n["customer_rows"], n["invoice_rows"]):
             print("WARNING: row counts differ between ours and naive")
             return 1

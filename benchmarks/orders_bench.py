@@ -53,11 +53,13 @@ def _stage(con, workdir: Path) -> None:
     """Minimal staging.customers / staging.items from the company's JSON (what validation reads)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS staging")
     for table, file, cols in (
-        ("customers", "customers.json",
-         "j ->> 'Id' AS id, j ->> 'DisplayName' AS display_name"),
-        ("items", "items.json",
-         "j ->> 'Id' AS id, j ->> 'Name' AS name, j ->> 'Type' AS type, "
-         "CAST(j ->> 'UnitPrice' AS DOUBLE) AS unit_price"),
+        ("customers", "customers.json", "j ->> 'Id' AS id, j ->> 'DisplayName' AS display_name"),
+        (
+            "items",
+            "items.json",
+            "j ->> 'Id' AS id, j ->> 'Name' AS name, j ->> 'Type' AS type, "
+            "CAST(j ->> 'UnitPrice' AS DOUBLE) AS unit_price",
+        ),
     ):
         con.execute(
             f"CREATE OR REPLACE TABLE staging.{table} AS SELECT {cols}, "
@@ -98,10 +100,13 @@ def run_side(side: str, workdir: Path, conn_str: str) -> dict:
             mapping = orders.load_order_mapping()
             invalid = orders.validate_orders(con, start, end)
             ids = [
-                r[0] for r in con.execute(
+                r[0]
+                for r in con.execute(
                     "SELECT order_id FROM inventiv_db.orders WHERE order_date >= ?"
-                    " AND order_date < ?", [start, end],
-                ).fetchall() if r[0] not in invalid
+                    " AND order_date < ?",
+                    [start, end],
+                ).fetchall()
+                if r[0] not in invalid
             ]
             payloads = orders.build_payloads(con, mapping, ids)
             created = 0
@@ -129,7 +134,12 @@ def _make_db(path: Path, company, n_orders: int, n_lines: int, prefix: str) -> s
 
     conn_str = sqlite_connection_string(path)
     demo = generate_orders(
-        company, orders=n_orders, invalid=0, days=3, seed=SEED, end_date=DAY,
+        company,
+        orders=n_orders,
+        invalid=0,
+        days=3,
+        seed=SEED,
+        end_date=DAY,
         lines_per_order=(n_lines, n_lines),
     )
     for order in demo:
@@ -159,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     from qbpa_assets.sandbox.emulator import Emulator
 
     workdir = Path(tempfile.mkdtemp(prefix="qbpa-orders-bench-"))
-    company = generate_company(customers=300, items=120, invoices=10, days=5, seed=SEED,
-                               end_date=DAY)
+    company = generate_company(
+        customers=300, items=120, invoices=10, days=5, seed=SEED, end_date=DAY
+    )
     (workdir / "customers.json").write_text(json.dumps(company.customers))
     (workdir / "items.json").write_text(json.dumps(company.items))
     t0 = time.perf_counter()
@@ -172,9 +183,21 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, **emu.env(), "QBPA_DATA_DIR": str(workdir)}
         for side, conn_str in (("ours", ours_db), ("ours-rerun", ours_db), ("naive", naive_db)):
             proc = subprocess.run(
-                [sys.executable, "-m", "benchmarks.orders_bench", "--side", side,
-                 "--workdir", str(workdir), "--conn", conn_str],
-                env=env, capture_output=True, text=True, check=False,
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.orders_bench",
+                    "--side",
+                    side,
+                    "--workdir",
+                    str(workdir),
+                    "--conn",
+                    conn_str,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if proc.returncode != 0:
                 sys.stderr.write(proc.stderr)
@@ -183,25 +206,32 @@ def main(argv: list[str] | None = None) -> int:
         docs = emu.entities("Estimate")
     for row in rows:
         prefix = "N" if row["side"] == "naive" else "B"
-        numbers = [d.get("DocNumber", "") for d in docs if str(d.get("DocNumber", "")).startswith(
-            prefix)]
+        numbers = [
+            d.get("DocNumber", "") for d in docs if str(d.get("DocNumber", "")).startswith(prefix)
+        ]
         row["in_qbo"] = len(numbers)
         row["duplicates"] = len(numbers) - len(set(numbers))
         # QBO's published limits: 500 requests/min and 40 batch requests/min per company.
         row["min_s"] = 60.0 * max(row["requests"] / 500.0, row["batches"] / 40.0)
 
     print(f"\n{args.orders} orders x {args.lines} lines; ODBC databases built in {setup_s:.1f}s\n")
-    header = (f"{'side':<11} {'created':>8} {'API req':>8} {'batches':>8} "
-              f"{'min time under QBO limits':>26} {'wall':>8} {'peak RSS':>9} {'dups':>5}")
+    header = (
+        f"{'side':<11} {'created':>8} {'API req':>8} {'batches':>8} "
+        f"{'min time under QBO limits':>26} {'wall':>8} {'peak RSS':>9} {'dups':>5}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['side']:<11} {r['created']:>8} {r['requests']:>8} {r['batches']:>8} "
-              f"{r['min_s']:>25.0f}s {r['wall_s']:>7.1f}s {r['peak_rss_mb']:>7.0f}MB "
-              f"{r['duplicates']:>5}")
+        print(
+            f"{r['side']:<11} {r['created']:>8} {r['requests']:>8} {r['batches']:>8} "
+            f"{r['min_s']:>25.0f}s {r['wall_s']:>7.1f}s {r['peak_rss_mb']:>7.0f}MB "
+            f"{r['duplicates']:>5}"
+        )
     ours, naive = rows[0], rows[2]
-    print(f"\nAPI requests: naive/ours = {naive['requests'] / max(1, ours['requests']):.1f}x; "
-          f"min time under QBO limits: {naive['min_s'] / max(1e-9, ours['min_s']):.1f}x")
+    print(
+        f"\nAPI requests: naive/ours = {naive['requests'] / max(1, ours['requests']):.1f}x; "
+        f"min time under QBO limits: {naive['min_s'] / max(1e-9, ours['min_s']):.1f}x"
+    )
     return 0 if all(r["duplicates"] == 0 for r in rows) else 2
 
 

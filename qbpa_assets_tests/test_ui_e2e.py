@@ -50,10 +50,17 @@ _ENV_PREFIXES = ("QBO_", "INVENTIV_", "QBPA_", "DAGSTER_")
 
 # DESIGN.md's public contract: every asset key and the lineage between them.
 DESIGN_KEYS = {
-    "quickbooks/customers", "quickbooks/items", "quickbooks/invoices",
-    "staging/customers", "staging/items", "staging/invoice_lines",
-    "inventiv_ftp/customer_fil", "inventiv_ftp/item_fil", "inventiv_ftp/invoice_fil",
-    "inventiv_db/orders", "quickbooks/sales_orders",
+    "quickbooks/customers",
+    "quickbooks/items",
+    "quickbooks/invoices",
+    "staging/customers",
+    "staging/items",
+    "staging/invoice_lines",
+    "inventiv_ftp/customer_fil",
+    "inventiv_ftp/item_fil",
+    "inventiv_ftp/invoice_fil",
+    "inventiv_db/orders",
+    "quickbooks/sales_orders",
 }
 DESIGN_EDGES = {
     ("quickbooks/customers", "staging/customers"),
@@ -92,7 +99,8 @@ class DagsterUi:
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """POST a query; return ``data`` (fails the test on transport or GraphQL errors)."""
         resp = requests.post(
-            f"{self.url}/graphql", json={"query": query, "variables": variables or {}},
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables or {}},
             timeout=60,
         )
         resp.raise_for_status()
@@ -202,9 +210,7 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUi]:
     dagster_home.mkdir()
     # The instance of `make dev`, minus the "Join the Dagster community" pop-up, which would
     # cover the graph in the screenshot.
-    (dagster_home / "dagster.yaml").write_text(
-        local_instance_yaml() + "\nnux:\n  enabled: false\n"
-    )
+    (dagster_home / "dagster.yaml").write_text(local_instance_yaml() + "\nnux:\n  enabled: false\n")
     company = generate_company(customers=30, items=15, invoices=40, days=3, seed=7)
     with Emulator(company=company, workdir=root / "emulator") as emu:
         db_connection = create_demo_db(
@@ -218,7 +224,10 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUi]:
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [str(DAGSTER), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: one signal reaches every child
             )
         ui = DagsterUi(f"http://127.0.0.1:{port}", proc, log, data_dir, dagster_home)
@@ -246,9 +255,7 @@ def test_asset_graph_has_the_designed_keys_and_lineage(dagster_ui: DagsterUi) ->
     )
     nodes = {_path(n["assetKey"]): n for n in data["assetNodes"]}
     assert DESIGN_KEYS <= set(nodes), sorted(DESIGN_KEYS - set(nodes))
-    edges = {
-        (_path(up), key) for key, node in nodes.items() for up in node["dependencyKeys"]
-    }
+    edges = {(_path(up), key) for key, node in nodes.items() for up in node["dependencyKeys"]}
     assert DESIGN_EDGES <= edges, sorted(DESIGN_EDGES - edges)
     # Nothing upstream of the raw extracts: they are the sources of the graph.
     for source in ("quickbooks/customers", "quickbooks/items", "quickbooks/invoices"):
@@ -352,8 +359,12 @@ def test_launch_master_data_and_invoice_partition_from_the_ui(dagster_ui: Dagste
     master = _wait_for_run(dagster_ui, master_id)
     counts = _row_counts(master)
     expected = {
-        "quickbooks/customers", "quickbooks/items", "staging/customers", "staging/items",
-        "inventiv_ftp/customer_fil", "inventiv_ftp/item_fil",
+        "quickbooks/customers",
+        "quickbooks/items",
+        "staging/customers",
+        "staging/items",
+        "inventiv_ftp/customer_fil",
+        "inventiv_ftp/item_fil",
     }
     assert set(counts) == expected, counts
     assert all(isinstance(n, int) for n in counts.values()), counts
@@ -364,7 +375,9 @@ def test_launch_master_data_and_invoice_partition_from_the_ui(dagster_ui: Dagste
     assert {"key": "dagster/partition", "value": yesterday} in invoices["tags"]
     counts = _row_counts(invoices)
     assert set(counts) == {
-        "quickbooks/invoices", "staging/invoice_lines", "inventiv_ftp/invoice_fil"
+        "quickbooks/invoices",
+        "staging/invoice_lines",
+        "inventiv_ftp/invoice_fil",
     }, counts
     assert all(isinstance(n, int) and n >= 0 for n in counts.values()), counts
 
@@ -385,8 +398,8 @@ def _png_pixels(path: Path) -> tuple[int, int, set[bytes]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     pos, idat, width, height, ctype = 8, b"", 0, 0, 0
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, ctype = struct.unpack(">IIBB", chunk[:10])
             assert depth == 8 and ctype in (2, 6), (depth, ctype)
@@ -400,7 +413,7 @@ def _png_pixels(path: Path) -> tuple[int, int, set[bytes]]:
     prev = bytearray(stride)
     for y in range(height):
         filt = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for i in range(stride):  # undo the PNG row filter
             a = line[i - bpp] if i >= bpp else 0
             b, c = prev[i], prev[i - bpp] if i >= bpp else 0
@@ -415,7 +428,7 @@ def _png_pixels(path: Path) -> tuple[int, int, set[bytes]]:
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
         if y % 4 == 0:  # a sample of rows is enough to tell a blank page from a graph
-            colours.update(bytes(line[x:x + 3]) for x in range(0, stride, bpp * 2))
+            colours.update(bytes(line[x : x + 3]) for x in range(0, stride, bpp * 2))
         prev = line
     return width, height, colours
 
@@ -424,15 +437,23 @@ def _chromium(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProce
     # The graph is drawn at 100 % zoom (see the test below), so the window is as tall as the
     # expanded graph; the UI only renders nodes inside the viewport.
     cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path}",
-        f"--window-size={SHOT_SIZE[0]},{SHOT_SIZE[1]}", "--virtual-time-budget=15000",
-        "--hide-scrollbars", *args, url,
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path}",
+        f"--window-size={SHOT_SIZE[0]},{SHOT_SIZE[1]}",
+        "--virtual-time-budget=15000",
+        "--hide-scrollbars",
+        *args,
+        url,
     ]
-    return subprocess.run(
-        cmd, capture_output=True, text=True, timeout=120, start_new_session=True
-    )
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, start_new_session=True)
 
 
 def test_screenshot_of_the_asset_graph(dagster_ui: DagsterUi, tmp_path: Path) -> None:

@@ -235,9 +235,7 @@ def write_fil(
     if layout.delimiter == "\t":
         delim_ok = tabs == records * (ncols - 1)
     else:
-        delim_ok = _count_byte(out_path, layout.delimiter, layout.encoding) == records * (
-            ncols - 1
-        )
+        delim_ok = _count_byte(out_path, layout.delimiter, layout.encoding) == records * (ncols - 1)
     field_counts_ok = newline_ok and delim_ok
     if not field_counts_ok:
         logger.warning("%s: field counts do not match %d columns", out_path, ncols)

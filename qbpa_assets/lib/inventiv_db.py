@@ -31,9 +31,7 @@ log = logging.getLogger(__name__)
 _SECRET_RE = re.compile(r"(?i)\b(pwd|password)\s*=\s*(\{(?:[^}]|\}\})*\}?|[^;]*)")
 # In a driver *message* the value ends at white space or a quote too: `[^;]*` would swallow the
 # rest of the message (the part that says what went wrong) when PWD comes last.
-_MESSAGE_SECRET_RE = re.compile(
-    r"(?i)\b(pwd|password)\s*=\s*(\{(?:[^}]|\}\})*\}?|[^;\s'\"\)\]]*)"
-)
+_MESSAGE_SECRET_RE = re.compile(r"(?i)\b(pwd|password)\s*=\s*(\{(?:[^}]|\}\})*\}?|[^;\s'\"\)\]]*)")
 
 # SQLSTATE classes worth retrying at connect time: connection exceptions (08xxx, except 08004
 # "server rejected the connection" which is usually configuration), timeouts, and the generic
@@ -140,9 +138,7 @@ class InventivDb:
         return text
 
     def _error(self, what: str, exc: BaseException) -> InventivDbError:
-        return InventivDbError(
-            f"{what} ({self.safe_connection_string}): {self._scrub(str(exc))}"
-        )
+        return InventivDbError(f"{what} ({self.safe_connection_string}): {self._scrub(str(exc))}")
 
     def connect(self) -> pyodbc.Connection:
         """Open the connection if needed, retrying transient errors with backoff + jitter.
@@ -176,7 +172,10 @@ class InventivDb:
                 wait = delay * (1 + random.random())
                 log.warning(
                     "Inventiv database connect failed (%s), attempt %d/%d, retrying in %.1fs",
-                    _sqlstate(exc), attempt, self.connect_retries, wait,
+                    _sqlstate(exc),
+                    attempt,
+                    self.connect_retries,
+                    wait,
                 )
                 time.sleep(wait)
                 delay *= 2
@@ -263,7 +262,8 @@ class InventivDb:
             Up to ``limit`` NewOrder records ordered by (modified_at, order_id).
         """
         lower = (
-            datetime(1900, 1, 1) if after_modified_at is None
+            datetime(1900, 1, 1)
+            if after_modified_at is None
             else after_modified_at - timedelta(seconds=1)
         )
         cursor_key = None

@@ -150,7 +150,8 @@ class Layout:
             con.execute(f"SELECT * FROM {self.source} LIMIT 0")
         except duckdb.Error as exc:
             raise MappingError(
-                self.path, f"source table {self.source} cannot be read: {_first_line(exc)}",
+                self.path,
+                f"source table {self.source} cannot be read: {_first_line(exc)}",
                 "source",
             ) from exc
         for column in self.columns:
@@ -166,12 +167,11 @@ class Layout:
                 self.path, "order_by", self.order_by, prefix="SELECT 1 ORDER BY"
             )
             try:
-                con.execute(
-                    f"SELECT 1 FROM {self.source} ORDER BY {self.order_by}\nLIMIT 0"
-                )
+                con.execute(f"SELECT 1 FROM {self.source} ORDER BY {self.order_by}\nLIMIT 0")
             except duckdb.Error as exc:
                 raise MappingError(
-                    self.path, f"invalid order_by {self.order_by!r}: {_first_line(exc)}",
+                    self.path,
+                    f"invalid order_by {self.order_by!r}: {_first_line(exc)}",
                     "order_by",
                 ) from exc
         if self.window_column:

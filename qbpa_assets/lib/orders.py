@@ -51,8 +51,15 @@ LOOKUP_CHUNK = 50  # DocNumbers per lookup query (keeps the query string short)
 MAPPING_FILE = "orders.toml"
 
 ORDER_COLUMNS = (
-    "order_id", "order_no", "order_date", "customer_id", "rep_id", "po_number", "ship_date",
-    "notes", "modified_at",
+    "order_id",
+    "order_no",
+    "order_date",
+    "customer_id",
+    "rep_id",
+    "po_number",
+    "ship_date",
+    "notes",
+    "modified_at",
 )
 LINE_COLUMNS = ("order_id", "line_no", "item_id", "qty", "unit_price", "description")
 
@@ -104,8 +111,17 @@ CREATE TABLE IF NOT EXISTS quickbooks.sales_orders (
 """
 
 LEDGER_COLUMNS = (
-    "order_id", "order_no", "order_date", "doc_number", "qbo_entity", "qbo_id", "status",
-    "reasons", "request_id", "source_modified_at", "order_hash",
+    "order_id",
+    "order_no",
+    "order_date",
+    "doc_number",
+    "qbo_entity",
+    "qbo_id",
+    "status",
+    "reasons",
+    "request_id",
+    "source_modified_at",
+    "order_hash",
 )
 
 
@@ -362,15 +378,25 @@ def copy_orders(
         )
         for names, rows in db.iter_chunks(mapping.orders_sql, [start, end]):
             n_orders += _insert_columns(
-                con, "inventiv_db.orders", _ORDER_CASTS, names, rows,
-                f"{mapping.path}: [source] orders_sql", extra_select=f", TIMESTAMP '{now}'",
+                con,
+                "inventiv_db.orders",
+                _ORDER_CASTS,
+                names,
+                rows,
+                f"{mapping.path}: [source] orders_sql",
+                extra_select=f", TIMESTAMP '{now}'",
             )
         # Lines take their order's date (the partition column) and are kept only when their
         # order is in the window, so both tables always describe the same orders.
         for names, rows in db.iter_chunks(mapping.lines_sql, [start, end]):
             n_lines += _insert_columns(
-                con, "inventiv_db.order_lines", _LINE_CASTS, names, rows,
-                f"{mapping.path}: [source] lines_sql", extra_select=", o.order_date",
+                con,
+                "inventiv_db.order_lines",
+                _LINE_CASTS,
+                names,
+                rows,
+                f"{mapping.path}: [source] lines_sql",
+                extra_select=", o.order_date",
                 extra_from="JOIN inventiv_db.orders o ON o.order_id = s.order_id "
                 "AND o.order_date >= ? AND o.order_date < ?",
                 params=[start, end],
@@ -436,12 +462,12 @@ WITH o AS (
     UNION ALL
     SELECT l.order_id, 42, coalesce(l.line_no, 0),
            'line ' || coalesce(l.line_no::VARCHAR, '?') || ': quantity '
-           || coalesce({_num_text('l.qty')}, 'missing') || ' must be greater than 0'
+           || coalesce({_num_text("l.qty")}, 'missing') || ' must be greater than 0'
       FROM l WHERE l.qty IS NULL OR l.qty <= 0
     UNION ALL
     SELECT l.order_id, 43, coalesce(l.line_no, 0),
            'line ' || coalesce(l.line_no::VARCHAR, '?') || ': price '
-           || coalesce({_num_text('l.unit_price')}, 'missing') || ' must not be negative'
+           || coalesce({_num_text("l.unit_price")}, 'missing') || ' must not be negative'
       FROM l WHERE l.unit_price IS NULL OR l.unit_price < 0
 )
 SELECT order_id, list(reason ORDER BY k, n, reason) AS reasons
@@ -594,11 +620,10 @@ def write_ledger(con: duckdb.DuckDBPyConnection, rows: Sequence[LedgerRow]) -> N
     cols = [c for c in LEDGER_COLUMNS if c != "reasons"]
     lists = [[_text(getattr(r, c)) for r in rows] for c in cols]
     types = {
-        "order_date": "DATE", "source_modified_at": "TIMESTAMP",
+        "order_date": "DATE",
+        "source_modified_at": "TIMESTAMP",
     }
-    select = ", ".join(
-        f"unnest(?::VARCHAR[])::{types.get(c, 'VARCHAR')} AS {c}" for c in cols
-    )
+    select = ", ".join(f"unnest(?::VARCHAR[])::{types.get(c, 'VARCHAR')} AS {c}" for c in cols)
     updates = ", ".join(
         f"{c} = excluded.{c}" for c in (*LEDGER_COLUMNS, "updated_at") if c != "order_id"
     )
@@ -723,7 +748,7 @@ def lookup_doc_numbers(
     found: dict[str, list[dict]] = {}
     unique = sorted({d for d in doc_numbers if d})
     for i in range(0, len(unique), LOOKUP_CHUNK):
-        chunk = unique[i:i + LOOKUP_CHUNK]
+        chunk = unique[i : i + LOOKUP_CHUNK]
         statement = (
             f"select * from {entity} where DocNumber in "
             f"({', '.join(_qbo_quote(d) for d in chunk)}) MAXRESULTS 1000"
@@ -739,8 +764,7 @@ def _adopt_or_conflict(
 ) -> tuple[dict | None, str | None]:
     """Pick the document an earlier run created for this order, or explain the conflict."""
     mine = [
-        d for d in docs
-        if str((d.get("CustomerRef") or {}).get("value")) == str(order.customer_id)
+        d for d in docs if str((d.get("CustomerRef") or {}).get("value")) == str(order.customer_id)
     ]
     if mine:
         return sorted(mine, key=lambda d: order_sort_key(str(d.get("Id"))))[0], None
@@ -796,8 +820,7 @@ def import_orders(
     result = ImportResult()
 
     orders = {
-        r[0]: _Order(*r)
-        for r in con.execute(_WINDOW_SQL, {"start": start, "end": end}).fetchall()
+        r[0]: _Order(*r) for r in con.execute(_WINDOW_SQL, {"start": start, "end": end}).fetchall()
     }
     ledger = read_ledger(con, orders)
     reasons = validate_orders(con, start, end)
@@ -810,14 +833,23 @@ def import_orders(
         if done is not None and done.status in ("created", "adopted"):
             content_changed = done.order_hash != order.order_hash
             moved = (
-                order.modified_at is not None and done.source_modified_at is not None
+                order.modified_at is not None
+                and done.source_modified_at is not None
                 and order.modified_at > done.source_modified_at
             )
             if content_changed or moved:
-                result.changed_after_create.append(ChangedOrder(
-                    order_id, order.order_no, done.doc_number, done.qbo_entity, done.qbo_id,
-                    done.source_modified_at, order.modified_at, content_changed,
-                ))
+                result.changed_after_create.append(
+                    ChangedOrder(
+                        order_id,
+                        order.order_no,
+                        done.doc_number,
+                        done.qbo_entity,
+                        done.qbo_id,
+                        done.source_modified_at,
+                        order.modified_at,
+                        content_changed,
+                    )
+                )
             else:
                 result.unchanged_skipped += 1
             continue
@@ -831,7 +863,10 @@ def import_orders(
     for change in result.changed_after_create:
         logger.warning(
             "order %s (%s) changed in Inventiv after %s %s was created: not re-sent",
-            change.order_id, change.order_no, change.qbo_entity, change.qbo_id,
+            change.order_id,
+            change.order_no,
+            change.qbo_entity,
+            change.qbo_id,
         )
 
     payloads = build_payloads(con, mapping, [o.order_id for o in pending])
@@ -844,10 +879,15 @@ def import_orders(
         # Adoption compares the customer QuickBooks got, which the mapping may derive.
         order.customer_id = str((payload.get("CustomerRef") or {}).get("value", order.customer_id))
         if order.doc_number is not None and len(order.doc_number) > DOC_NUMBER_MAX:
-            row = _row(order, entity, "rejected", [
-                f"mapped DocNumber {order.doc_number} is {len(order.doc_number)} characters; "
-                f"QuickBooks allows at most {DOC_NUMBER_MAX}"
-            ])
+            row = _row(
+                order,
+                entity,
+                "rejected",
+                [
+                    f"mapped DocNumber {order.doc_number} is {len(order.doc_number)} characters; "
+                    f"QuickBooks allows at most {DOC_NUMBER_MAX}"
+                ],
+            )
             result.rejected.append(row)
             too_long.append(row)
             continue
@@ -878,7 +918,7 @@ def import_orders(
         logger.info("adopted %d order(s) an earlier run created", len(result.adopted))
 
     for index, chunk_start in enumerate(range(0, len(to_create), BATCH_SIZE)):
-        chunk = to_create[chunk_start:chunk_start + BATCH_SIZE]
+        chunk = to_create[chunk_start : chunk_start + BATCH_SIZE]
         request_id = batch_request_id(realm_id, entity, [(o.order_id, o.order_hash) for o in chunk])
         by_bid = {item_batch_id(o.order_id): o for o in chunk}
         items = [
@@ -892,7 +932,10 @@ def import_orders(
         rows = _batch_rows(client, entity, by_bid, responses, request_id, result)
         write_ledger(con, rows)
         logger.info(
-            "batch %d: %d order(s) sent as %s (requestid %s)", index + 1, len(chunk), entity,
+            "batch %d: %d order(s) sent as %s (requestid %s)",
+            index + 1,
+            len(chunk),
+            entity,
             request_id,
         )
 
@@ -902,8 +945,13 @@ def import_orders(
 
 
 def _row(
-    order: _Order, entity: str, status: str, reasons: list[str], *,
-    doc: dict | None = None, request_id: str | None = None,
+    order: _Order,
+    entity: str,
+    status: str,
+    reasons: list[str],
+    *,
+    doc: dict | None = None,
+    request_id: str | None = None,
 ) -> LedgerRow:
     return LedgerRow(
         order_id=order.order_id,
@@ -948,7 +996,10 @@ def _batch_rows(
             duplicates.append(order)
             continue
         row = _row(
-            order, entity, "rejected", [f"QuickBooks refused it ({code}): {text}"],
+            order,
+            entity,
+            "rejected",
+            [f"QuickBooks refused it ({code}): {text}"],
             request_id=request_id,
         )
         result.rejected.append(row)
@@ -956,7 +1007,10 @@ def _batch_rows(
     for order in by_bid.values():
         if order.order_id not in seen:
             row = _row(
-                order, entity, "rejected", ["QuickBooks returned no response for this order"],
+                order,
+                entity,
+                "rejected",
+                ["QuickBooks returned no response for this order"],
                 request_id=request_id,
             )
             result.rejected.append(row)
@@ -971,9 +1025,14 @@ def _batch_rows(
                 result.adopted.append(row)
             else:
                 row = _row(
-                    order, entity, "rejected",
-                    [conflict or f"QuickBooks reports DocNumber {order.doc_number} as a "
-                     "duplicate but the look-up did not find it"],
+                    order,
+                    entity,
+                    "rejected",
+                    [
+                        conflict
+                        or f"QuickBooks reports DocNumber {order.doc_number} as a "
+                        "duplicate but the look-up did not find it"
+                    ],
                     request_id=request_id,
                 )
                 result.rejected.append(row)

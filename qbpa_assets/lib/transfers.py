@@ -113,7 +113,11 @@ def _is_transient(exc: BaseException) -> bool:
         return False
     return isinstance(
         exc,
-        OSError | EOFError | paramiko.SSHException | ftplib.error_temp | ftplib.error_reply
+        OSError
+        | EOFError
+        | paramiko.SSHException
+        | ftplib.error_temp
+        | ftplib.error_reply
         | TransferError,
     )
 
@@ -201,7 +205,13 @@ class Transfer(ABC):
                 delay = self.backoff * 2 ** (attempt - 1)
                 logger.warning(
                     "%s on %s failed (%s: %s); retry %d/%d in %.1fs",
-                    what, self.display, type(exc).__name__, exc, attempt, self.retries - 1, delay,
+                    what,
+                    self.display,
+                    type(exc).__name__,
+                    exc,
+                    attempt,
+                    self.retries - 1,
+                    delay,
                 )
                 time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -635,8 +645,8 @@ def make_transfer(
     path = unquote(parts.path)
     if _CONTROL_RE.search(path) or any(p == ".." for p in path.split("/")):
         raise ValueError(f"unsafe path in {_redacted(url)}")
-    password = password if password is not None else (
-        unquote(parts.password) if parts.password else None
+    password = (
+        password if password is not None else (unquote(parts.password) if parts.password else None)
     )
     user = unquote(parts.username) if parts.username else ""
     if scheme == "file":
@@ -651,18 +661,32 @@ def make_transfer(
         # curl convention: /abs/dir is absolute, /~/dir is relative to the login folder.
         base = (path[3:] or ".") if path.startswith("/~/") or path == "/~" else (path or ".")
         return SftpTransfer(
-            parts.hostname, parts.port or 22, user or getpass.getuser(), base.rstrip("/") or "/",
-            password=password, key_file=key_file, known_hosts=known_hosts, timeout=timeout,
-            retries=retries, backoff=backoff,
+            parts.hostname,
+            parts.port or 22,
+            user or getpass.getuser(),
+            base.rstrip("/") or "/",
+            password=password,
+            key_file=key_file,
+            known_hosts=known_hosts,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
         )
     if scheme in {"ftp", "ftps"}:
         # curl convention: ftp://host/dir is relative to the login folder, //dir absolute.
         base = path[1:] if path.startswith("/") else path
         base = base.rstrip("/") or ("/" if base.startswith("/") else ".")
         return FtpTransfer(
-            parts.hostname, parts.port or 21, user or "anonymous", base,
-            password=password, tls=scheme == "ftps", ca_file=ca_file, timeout=timeout,
-            retries=retries, backoff=backoff,
+            parts.hostname,
+            parts.port or 21,
+            user or "anonymous",
+            base,
+            password=password,
+            tls=scheme == "ftps",
+            ca_file=ca_file,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
         )
     raise ValueError(f"unsupported transfer scheme {scheme!r} (use sftp, ftp, ftps or file)")
 
@@ -701,8 +725,14 @@ def open_transfer(
         ValueError: Malformed URL.
     """
     transfer = make_transfer(
-        url, password, key_file, known_hosts, timeout,
-        retries=retries, backoff=backoff, ca_file=ca_file,
+        url,
+        password,
+        key_file,
+        known_hosts,
+        timeout,
+        retries=retries,
+        backoff=backoff,
+        ca_file=ca_file,
     )
     transfer.connect()
     try:

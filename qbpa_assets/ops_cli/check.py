@@ -178,7 +178,10 @@ class _Checks:
             missing.append("QBO_REFRESH_TOKEN")
         if missing:
             self.add(
-                system, "variables", FAIL, f"not set: {', '.join(missing)}",
+                system,
+                "variables",
+                FAIL,
+                f"not set: {', '.join(missing)}",
                 f"set {', '.join(missing)} ({_README}); `qbpa authorize` can obtain the "
                 "refresh token",
             )
@@ -194,7 +197,9 @@ class _Checks:
             return
         seed = "QBO_REFRESH_TOKEN" if self.var("QBO_REFRESH_TOKEN") else f"token store {store}"
         self.add(
-            system, "variables", OK,
+            system,
+            "variables",
+            OK,
             f"client, realm {settings.realm_id}, refresh token from {seed}, "
             f"API {settings.resolved_api_base_url}",
         )
@@ -225,8 +230,11 @@ class _Checks:
 
         try:
             manager = TokenManager(
-                store, refresher, seed_refresh_token=settings.refresh_token,
-                realm_id=settings.realm_id, logger=logger,
+                store,
+                refresher,
+                seed_refresh_token=settings.refresh_token,
+                realm_id=settings.realm_id,
+                logger=logger,
             )
             before = manager.state()
             self.redact.add(before.refresh_token, before.access_token)
@@ -237,14 +245,20 @@ class _Checks:
             self.redact.add(after.refresh_token, after.access_token)
         except QboAuthError as exc:
             self.add(
-                system, "token refresh", FAIL, _first_line(exc),
+                system,
+                "token refresh",
+                FAIL,
+                _first_line(exc),
                 "the refresh token was refused (expired, revoked or already used): run `qbpa "
                 "authorize`, or set QBO_REFRESH_TOKEN to a new token for this company",
             )
             return False
         except QboConnectionError as exc:
             self.add(
-                system, "token refresh", FAIL, _first_line(exc),
+                system,
+                "token refresh",
+                FAIL,
+                _first_line(exc),
                 "the OAuth endpoint cannot be reached: check QBO_ENVIRONMENT, QBO_CA_BUNDLE and "
                 "the network/proxy",
             )
@@ -254,7 +268,10 @@ class _Checks:
             return False
         except QboError as exc:
             self.add(
-                system, "token refresh", FAIL, _first_line(exc),
+                system,
+                "token refresh",
+                FAIL,
+                _first_line(exc),
                 "check QBO_CLIENT_ID / QBO_CLIENT_SECRET and QBO_ENVIRONMENT",
             )
             return False
@@ -263,7 +280,9 @@ class _Checks:
                 auth.close()
         rotated = " (refresh token rotated)" if after.refresh_token != before.refresh_token else ""
         self.add(
-            system, "token refresh", OK,
+            system,
+            "token refresh",
+            OK,
             f"new access token; saved to {settings.token_store_path}{rotated}",
         )
         return True
@@ -279,7 +298,10 @@ class _Checks:
                 prefs = client.preferences()
         except QboError as exc:
             self.add(
-                system, "company", FAIL, _first_line(exc),
+                system,
+                "company",
+                FAIL,
+                _first_line(exc),
                 "check QBO_REALM_ID (the company id), QBO_API_BASE_URL and that the app is "
                 "connected to this company (`qbpa authorize`)",
             )
@@ -290,7 +312,9 @@ class _Checks:
         minor = settings.minor_version
         if minor < MIN_MINOR_VERSION:
             self.add(
-                system, "minor version", WARN,
+                system,
+                "minor version",
+                WARN,
                 f"{minor}: Intuit no longer serves minor versions below {MIN_MINOR_VERSION}",
                 f"set QBO_MINOR_VERSION={MIN_MINOR_VERSION} (or unset it)",
             )
@@ -304,8 +328,11 @@ class _Checks:
             self.add(system, "custom transaction numbers", FAIL, "off", _CUSTOM_TXN_FIX)
         else:
             self.add(
-                system, "custom transaction numbers", WARN,
-                "QuickBooks did not report SalesFormsPrefs.CustomTxnNumbers", _CUSTOM_TXN_FIX,
+                system,
+                "custom transaction numbers",
+                WARN,
+                "QuickBooks did not report SalesFormsPrefs.CustomTxnNumbers",
+                _CUSTOM_TXN_FIX,
             )
 
     # ------------------------------------------------------------------------- FTP
@@ -328,7 +355,10 @@ class _Checks:
         missing = [name for name, value in pairs if not value]
         if missing:
             self.add(
-                system, "variables", FAIL, f"not set: {', '.join(missing)}",
+                system,
+                "variables",
+                FAIL,
+                f"not set: {', '.join(missing)}",
                 f"set {', '.join(missing)} (e.g. INVENTIV_FTP_URL=sftp://user@host:22/inbound, "
                 "INVENTIV_ACCOUNT_ID=1234)",
             )
@@ -350,24 +380,33 @@ class _Checks:
             )
         except ValueError as exc:
             problems.append(
-                (f"INVENTIV_FTP_URL: {exc}", "use sftp://user@host:port/dir, ftp://..., "
-                 "ftps://... or file:///dir")
+                (
+                    f"INVENTIV_FTP_URL: {exc}",
+                    "use sftp://user@host:port/dir, ftp://..., ftps://... or file:///dir",
+                )
             )
             transfer = None
         if scheme == "sftp":
             if not (key_file or password):
                 problems.append(
-                    ("SFTP without credentials",
-                     "set INVENTIV_FTP_KEY_FILE and/or INVENTIV_FTP_PASSWORD")
+                    (
+                        "SFTP without credentials",
+                        "set INVENTIV_FTP_KEY_FILE and/or INVENTIV_FTP_PASSWORD",
+                    )
                 )
             if key_file and not Path(key_file).is_file():
                 problems.append(
-                    (f"INVENTIV_FTP_KEY_FILE {key_file} is not a file",
-                     "point INVENTIV_FTP_KEY_FILE at the private key")
+                    (
+                        f"INVENTIV_FTP_KEY_FILE {key_file} is not a file",
+                        "point INVENTIV_FTP_KEY_FILE at the private key",
+                    )
                 )
         if problems:
             self.add(
-                system, "variables", FAIL, "; ".join(p for p, _ in problems),
+                system,
+                "variables",
+                FAIL,
+                "; ".join(p for p, _ in problems),
                 "; ".join(f for _, f in problems),
             )
             self.skip(system, later, "FTP configuration invalid")
@@ -381,7 +420,10 @@ class _Checks:
                 source = known_hosts or "~/.ssh/known_hosts"
                 parts = urlsplit(url)
                 self.add(
-                    system, "host key", FAIL, _first_line(exc),
+                    system,
+                    "host key",
+                    FAIL,
+                    _first_line(exc),
                     f"verify the server's fingerprint with its administrator, then add it to "
                     f"{source} (ssh-keyscan -p {parts.port or 22} {parts.hostname} >> {source}) "
                     "and set INVENTIV_FTP_KNOWN_HOSTS to that file",
@@ -392,7 +434,10 @@ class _Checks:
                 if scheme == "sftp":
                     self.add(system, "host key", OK, host_key_ok)
                 self.add(
-                    system, "login", FAIL, _first_line(exc),
+                    system,
+                    "login",
+                    FAIL,
+                    _first_line(exc),
                     "check the user in INVENTIV_FTP_URL and INVENTIV_FTP_PASSWORD / "
                     "INVENTIV_FTP_KEY_FILE (the key must be authorized on the server)",
                 )
@@ -402,7 +447,10 @@ class _Checks:
                 if scheme == "sftp":
                     self.skip(system, ["host key"], "server not reached")
                 self.add(
-                    system, "login", FAIL, _first_line(exc),
+                    system,
+                    "login",
+                    FAIL,
+                    _first_line(exc),
                     "check host and port in INVENTIV_FTP_URL, that the server is up and that a "
                     "firewall lets this machine through",
                 )
@@ -415,13 +463,14 @@ class _Checks:
                 transfer.check_writable(folder)
             except (TransferError, OSError) as exc:
                 self.add(
-                    system, "folder writable", FAIL, _first_line(exc),
+                    system,
+                    "folder writable",
+                    FAIL,
+                    _first_line(exc),
                     f"give the user write access to {folder} under the URL folder (or create it)",
                 )
                 return
-            self.add(
-                system, "folder writable", OK, f"wrote and removed a test file in {folder}"
-            )
+            self.add(system, "folder writable", OK, f"wrote and removed a test file in {folder}")
         finally:
             transfer.close()
 
@@ -443,7 +492,10 @@ class _Checks:
         conn_str = self.var("INVENTIV_DB_CONNECTION")
         if not conn_str:
             self.add(
-                system, "variables", FAIL, "not set: INVENTIV_DB_CONNECTION",
+                system,
+                "variables",
+                FAIL,
+                "not set: INVENTIV_DB_CONNECTION",
                 "set INVENTIV_DB_CONNECTION to an ODBC connection string without the password "
                 "(e.g. Driver={ODBC Driver 18 for SQL Server};Server=host;Database=inventiv;"
                 "Uid=qbpa) and INVENTIV_DB_PASSWORD to the password",
@@ -454,7 +506,10 @@ class _Checks:
             mapping = load_order_mapping(overrides_dir=self.mappings_dir)
         except (OrderMappingError, OSError) as exc:
             self.add(
-                system, "variables", FAIL, f"order mapping: {_first_line(exc)}",
+                system,
+                "variables",
+                FAIL,
+                f"order mapping: {_first_line(exc)}",
                 "fix orders.toml in QBPA_MAPPINGS_DIR (or remove it to use the default)",
             )
             self.skip(system, later, "order mapping invalid")
@@ -467,7 +522,10 @@ class _Checks:
                 db.connect()
             except InventivDbError as exc:
                 self.add(
-                    system, "connect", FAIL, _first_line(exc),
+                    system,
+                    "connect",
+                    FAIL,
+                    _first_line(exc),
                     "check INVENTIV_DB_CONNECTION: the Driver name must be one `odbcinst -q -d` "
                     "lists; check server, port, database and user; the password belongs in "
                     "INVENTIV_DB_PASSWORD",
@@ -488,21 +546,24 @@ class _Checks:
                     columns, _rows = db.fetch_all(getattr(mapping, name), params)
                 except InventivDbError as exc:
                     self.add(
-                        system, f"query {name}", FAIL, _first_line(exc),
+                        system,
+                        f"query {name}",
+                        FAIL,
+                        _first_line(exc),
                         f"fix [source] {name} in {mapping.path} for this database's tables",
                     )
                     continue
                 absent = [c for c in expected if c not in columns]
                 if absent:
                     self.add(
-                        system, f"query {name}", FAIL,
+                        system,
+                        f"query {name}",
+                        FAIL,
                         f"runs, but lacks column(s) {', '.join(absent)} (got {', '.join(columns)})",
                         f"alias the columns with AS in [source] {name} of {mapping.path}",
                     )
                 else:
-                    self.add(
-                        system, f"query {name}", OK, f"runs; returns {', '.join(expected)}"
-                    )
+                    self.add(system, f"query {name}", OK, f"runs; returns {', '.join(expected)}")
         finally:
             db.close()
 
@@ -517,7 +578,10 @@ class _Checks:
         overrides = self.mappings_dir
         if overrides is not None and not overrides.is_dir():
             self.add(
-                system, "QBPA_MAPPINGS_DIR", FAIL, f"{overrides} is not a folder",
+                system,
+                "QBPA_MAPPINGS_DIR",
+                FAIL,
+                f"{overrides} is not a folder",
                 "create the folder or unset QBPA_MAPPINGS_DIR",
             )
             return
@@ -535,14 +599,19 @@ class _Checks:
                     is_override = bool(overrides and (overrides / f"{name}.toml").is_file())
                     origin = "override" if is_override else "layout"
                     self.add(
-                        system, name, FAIL, _first_line(exc),
+                        system,
+                        name,
+                        FAIL,
+                        _first_line(exc),
                         f"fix the {origin} file named above"
                         + (" (or delete it to use the default)" if origin == "override" else ""),
                     )
                     continue
                 kind = "override" if layout.is_override else "default"
                 self.add(
-                    system, name, OK,
+                    system,
+                    name,
+                    OK,
                     f"{kind}: {len(layout.columns)} columns compile against {layout.source} "
                     f"({where})",
                 )
@@ -551,13 +620,18 @@ class _Checks:
                 validate_mapping(empty, mapping)
             except OrderMappingError as exc:
                 self.add(
-                    system, "orders.toml", FAIL, _first_line(exc),
+                    system,
+                    "orders.toml",
+                    FAIL,
+                    _first_line(exc),
                     "fix the expression named above in the order mapping (or delete the "
                     "override to use the default)",
                 )
             else:
                 self.add(
-                    system, "orders.toml", OK,
+                    system,
+                    "orders.toml",
+                    OK,
                     f"{len(mapping.header) + len(mapping.line)} expressions compile "
                     f"({mapping.path}, target {mapping.entity})",
                 )
@@ -604,8 +678,7 @@ def _open_warehouse(data_dir: Path):
 def _has_table(con, qualified: str) -> bool:
     schema, _, table = qualified.rpartition(".")
     row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
-        "AND table_name = ?",
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
         [schema or "main", table],
     ).fetchone()
     return bool(row and row[0])
@@ -641,7 +714,9 @@ def run_checks(
         except Exception as exc:  # a bug or an unforeseen failure must still give a report
             logger.debug("check of %s crashed", system, exc_info=True)
             checks.add(
-                _TITLES[system], "unexpected error", FAIL,
+                _TITLES[system],
+                "unexpected error",
+                FAIL,
                 f"{type(exc).__name__}: {_first_line(exc)}",
                 "re-run with --verbose and report the traceback",
             )
@@ -681,7 +756,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
-        "--only", action="append", choices=SYSTEMS, metavar="SYSTEM",
+        "--only",
+        action="append",
+        choices=SYSTEMS,
+        metavar="SYSTEM",
         help=f"check only this system (repeatable): {', '.join(SYSTEMS)}",
     )
     parser.add_argument("--verbose", action="store_true", help="log progress to stderr")
@@ -696,9 +774,11 @@ class _RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.redact(record.getMessage())
         record.args = None
-        record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info)) if (
-            record.exc_info
-        ) else None
+        record.exc_text = (
+            self.redact(logging.Formatter().formatException(record.exc_info))
+            if (record.exc_info)
+            else None
+        )
         record.exc_info = None
         return True
 

@@ -54,14 +54,27 @@ def _ids(con, company):
 
 
 def test_copy_normalizes_types_and_respects_window(inventiv_odbc, con) -> None:
-    inventiv_odbc.insert_orders([
-        DemoOrder(1, "A-1", D, "7", [DemoLine("3", 2, Decimal("19.99"), "Widget"),
-                                     DemoLine("4", Decimal("1.5"), 0, None)],
-                  rep_id="R9", po_number="PO-1", ship_date=date(2026, 11, 22), notes="n",
-                  modified_at=T0),
-        DemoOrder(2, "A-2", date(2026, 11, 21), "7", [DemoLine("3", 1, 1)], modified_at=T0),
-        DemoOrder(3, "A-3", date(2026, 11, 19), "7", [DemoLine("3", 1, 1)], modified_at=T0),
-    ])
+    inventiv_odbc.insert_orders(
+        [
+            DemoOrder(
+                1,
+                "A-1",
+                D,
+                "7",
+                [
+                    DemoLine("3", 2, Decimal("19.99"), "Widget"),
+                    DemoLine("4", Decimal("1.5"), 0, None),
+                ],
+                rep_id="R9",
+                po_number="PO-1",
+                ship_date=date(2026, 11, 22),
+                notes="n",
+                modified_at=T0,
+            ),
+            DemoOrder(2, "A-2", date(2026, 11, 21), "7", [DemoLine("3", 1, 1)], modified_at=T0),
+            DemoOrder(3, "A-3", date(2026, 11, 19), "7", [DemoLine("3", 1, 1)], modified_at=T0),
+        ]
+    )
     with inventiv_odbc.db() as db:
         result = orders.copy_orders(db, con, D, date(2026, 11, 21))
     assert (result.orders, result.lines) == (1, 2)
@@ -81,10 +94,12 @@ def test_copy_normalizes_types_and_respects_window(inventiv_odbc, con) -> None:
 
 
 def test_copy_rerun_replaces_exactly_the_window(sqlite_odbc_db, con) -> None:
-    sqlite_odbc_db.insert_orders([
-        DemoOrder(1, "A-1", D, "7", [DemoLine("3", 1, 1)], modified_at=T0),
-        DemoOrder(2, "A-2", date(2026, 11, 21), "7", [DemoLine("3", 1, 1)], modified_at=T0),
-    ])
+    sqlite_odbc_db.insert_orders(
+        [
+            DemoOrder(1, "A-1", D, "7", [DemoLine("3", 1, 1)], modified_at=T0),
+            DemoOrder(2, "A-2", date(2026, 11, 21), "7", [DemoLine("3", 1, 1)], modified_at=T0),
+        ]
+    )
     with sqlite_odbc_db.db() as db:
         orders.copy_orders(db, con, D, date(2026, 11, 22))
         sqlite_odbc_db.execute("DELETE FROM ORDER_LINES WHERE ORDER_ID = 1")
@@ -102,13 +117,24 @@ def test_copy_rerun_replaces_exactly_the_window(sqlite_odbc_db, con) -> None:
 
 def test_validation_collects_every_reason(sqlite_odbc_db, con, company) -> None:
     customers, items, inactive_c, inactive_i = _ids(con, company)
-    sqlite_odbc_db.insert_orders([
-        DemoOrder(1, "GOOD-1", D, customers[0], [DemoLine(items[0], 1, 5)], modified_at=T0),
-        DemoOrder(2, "X" * 22, D, "999999", [
-            DemoLine("888888", 1, 5), DemoLine(inactive_i, 0, -1), DemoLine(items[0], -2, 3),
-        ], modified_at=T0),
-        DemoOrder(3, "", D, inactive_c, [], modified_at=T0),
-    ])
+    sqlite_odbc_db.insert_orders(
+        [
+            DemoOrder(1, "GOOD-1", D, customers[0], [DemoLine(items[0], 1, 5)], modified_at=T0),
+            DemoOrder(
+                2,
+                "X" * 22,
+                D,
+                "999999",
+                [
+                    DemoLine("888888", 1, 5),
+                    DemoLine(inactive_i, 0, -1),
+                    DemoLine(items[0], -2, 3),
+                ],
+                modified_at=T0,
+            ),
+            DemoOrder(3, "", D, inactive_c, [], modified_at=T0),
+        ]
+    )
     with sqlite_odbc_db.db() as db:
         orders.copy_orders(db, con, D, date(2026, 11, 21))
     reasons = orders.validate_orders(con, D, date(2026, 11, 21))
@@ -146,12 +172,25 @@ def test_demo_db_has_each_kind_of_invalid_order(tmp_path, con, company) -> None:
 
 
 def test_default_mapping_builds_payload(sqlite_odbc_db, con) -> None:
-    sqlite_odbc_db.insert_orders([
-        DemoOrder(5, "PA-5", D, "7", [DemoLine("3", 3, Decimal("2.50"), "Blue"),
-                                      DemoLine("4", 1, Decimal("0.333"), None)],
-                  rep_id="R2", po_number="PO9", ship_date=date(2026, 11, 23),
-                  notes="back door", modified_at=T0),
-    ])
+    sqlite_odbc_db.insert_orders(
+        [
+            DemoOrder(
+                5,
+                "PA-5",
+                D,
+                "7",
+                [
+                    DemoLine("3", 3, Decimal("2.50"), "Blue"),
+                    DemoLine("4", 1, Decimal("0.333"), None),
+                ],
+                rep_id="R2",
+                po_number="PO9",
+                ship_date=date(2026, 11, 23),
+                notes="back door",
+                modified_at=T0,
+            ),
+        ]
+    )
     with sqlite_odbc_db.db() as db:
         orders.copy_orders(db, con, D, date(2026, 11, 21))
     mapping = load_order_mapping()
@@ -165,12 +204,19 @@ def test_default_mapping_builds_payload(sqlite_odbc_db, con) -> None:
         "CustomerMemo": {"value": "PO PO9 / Rep R2"},
         "PrivateNote": "PocketAdvantage order 5 | Rep R2 | PO PO9 | back door",
         "Line": [
-            {"LineNum": 1, "DetailType": "SalesItemLineDetail", "Description": "Blue",
-             "Amount": 7.5,
-             "SalesItemLineDetail": {"ItemRef": {"value": "3"}, "Qty": 3, "UnitPrice": 2.5}},
-            {"LineNum": 2, "DetailType": "SalesItemLineDetail", "Amount": 0.33,
-             "SalesItemLineDetail": {"ItemRef": {"value": "4"}, "Qty": 1,
-                                     "UnitPrice": 0.333}},
+            {
+                "LineNum": 1,
+                "DetailType": "SalesItemLineDetail",
+                "Description": "Blue",
+                "Amount": 7.5,
+                "SalesItemLineDetail": {"ItemRef": {"value": "3"}, "Qty": 3, "UnitPrice": 2.5},
+            },
+            {
+                "LineNum": 2,
+                "DetailType": "SalesItemLineDetail",
+                "Amount": 0.33,
+                "SalesItemLineDetail": {"ItemRef": {"value": "4"}, "Qty": 1, "UnitPrice": 0.333},
+            },
         ],
     }
 
@@ -231,8 +277,9 @@ def test_batch_request_id_is_deterministic_and_short() -> None:
 
 def test_ledger_upsert_keeps_first_seen(con) -> None:
     orders.ensure_ledger(con)
-    row = LedgerRow("1", "A-1", D, None, "Estimate", None, "rejected", ["bad | item"], None,
-                    T0, "h")
+    row = LedgerRow(
+        "1", "A-1", D, None, "Estimate", None, "rejected", ["bad | item"], None, T0, "h"
+    )
     orders.write_ledger(con, [row])
     first = con.execute("SELECT first_seen_at FROM quickbooks.sales_orders").fetchone()[0]
     row.status, row.reasons, row.qbo_id, row.doc_number = "created", [], "77", "A-1"
@@ -246,10 +293,13 @@ def test_ledger_upsert_keeps_first_seen(con) -> None:
 
 
 def test_rejects_markdown_escapes_cells() -> None:
-    result = orders.ImportResult(rejected=[
-        LedgerRow("1", "A|1", D, None, "Estimate", None, "rejected", ["x", "y\nz"], None,
-                  None, None),
-    ])
+    result = orders.ImportResult(
+        rejected=[
+            LedgerRow(
+                "1", "A|1", D, None, "Estimate", None, "rejected", ["x", "y\nz"], None, None, None
+            ),
+        ]
+    )
     text = orders.rejects_markdown(result)
     assert "| 1 | A\\|1 | x; y z |" in text
     assert orders.rejects_markdown(orders.ImportResult()) == "No rejected orders."

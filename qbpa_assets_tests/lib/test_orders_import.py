@@ -45,14 +45,22 @@ class Env:
 
     def order(self, order_id: int, n_lines: int = 2, **kw: Any) -> DemoOrder:
         lines = [
-            DemoLine(self.items[(order_id + i) % len(self.items)], i + 1, Decimal("10.25"),
-                     f"line {i + 1}")
+            DemoLine(
+                self.items[(order_id + i) % len(self.items)],
+                i + 1,
+                Decimal("10.25"),
+                f"line {i + 1}",
+            )
             for i in range(n_lines)
         ]
         kw.setdefault("modified_at", T0)
         return DemoOrder(
-            order_id, kw.pop("order_no", f"SO-{order_id:04d}"), kw.pop("order_date", D),
-            kw.pop("customer_id", self.customers[order_id % len(self.customers)]), lines, **kw,
+            order_id,
+            kw.pop("order_no", f"SO-{order_id:04d}"),
+            kw.pop("order_date", D),
+            kw.pop("customer_id", self.customers[order_id % len(self.customers)]),
+            lines,
+            **kw,
         )
 
     def run(self, **kw: Any) -> orders.ImportResult:
@@ -76,9 +84,13 @@ class Env:
 
 def _client(emu: Any, tmp_path: Path) -> QboClient:
     settings = QboSettings(
-        client_id=emu.client_id, client_secret=emu.client_secret, realm_id=emu.realm_id,
-        refresh_token=emu.issue_refresh_token(), environment=emu.discovery_url,
-        api_base_url=emu.base_url, ca_bundle=emu.ca_file,
+        client_id=emu.client_id,
+        client_secret=emu.client_secret,
+        realm_id=emu.realm_id,
+        refresh_token=emu.issue_refresh_token(),
+        environment=emu.discovery_url,
+        api_base_url=emu.base_url,
+        ca_bundle=emu.ca_file,
         token_store_path=tmp_path / "tokens.json",
     )
     return QboClient(settings, backoff_base=0.05, backoff_cap=1.0)
@@ -125,10 +137,16 @@ def test_bad_orders_rejected_good_created_fix_then_created(
     bad_many.lines[1].qty = 0
     bad_fixable = env.order(6)
     bad_fixable.lines[1].item_id = inactive
-    env.db.insert_orders([
-        env.order(1), env.order(2), env.order(3, order_no="O'Brien;DROP--"), env.order(4),
-        bad_many, bad_fixable,
-    ])
+    env.db.insert_orders(
+        [
+            env.order(1),
+            env.order(2),
+            env.order(3, order_no="O'Brien;DROP--"),
+            env.order(4),
+            bad_many,
+            bad_fixable,
+        ]
+    )
     result = env.run()
     assert sorted(r.order_id for r in result.created) == ["1", "2", "3", "4"]
     assert {r.order_id: len(r.reasons) for r in result.rejected} == {"5": 4, "6": 1}
@@ -140,7 +158,10 @@ def test_bad_orders_rejected_good_created_fix_then_created(
     assert result.batches == 1
     docs = env.docs()
     assert sorted(d["DocNumber"] for d in docs if d["DocNumber"].startswith(("SO-", "O'"))) == [
-        "O'Brien;DROP--", "SO-0001", "SO-0002", "SO-0004",
+        "O'Brien;DROP--",
+        "SO-0001",
+        "SO-0002",
+        "SO-0004",
     ]
     created = {d["DocNumber"]: d for d in docs}
     line = created["SO-0001"]["Line"][0]
@@ -277,25 +298,35 @@ def test_bad_mapping_fails_before_anything_is_sent(env, tmp_path) -> None:
     assert not [e for e in env.emu.request_log if e["op"] in ("query", "batch", "create")]
 
 
-def test_duplicate_docnumber_fault_is_adopted_and_foreign_one_rejected(
-    env, small_batches
-) -> None:
+def test_duplicate_docnumber_fault_is_adopted_and_foreign_one_rejected(env, small_batches) -> None:
     env.db.insert_orders([env.order(i) for i in range(1, 7)])
     order5 = env.order(5)
     # Someone typed SO-0006 by hand in QuickBooks for another customer: never adopt that.
     other = next(c for c in env.customers if c != env.order(6).customer_id)
-    foreign = env.emu.add_entity("Estimate", {
-        "DocNumber": "SO-0006", "CustomerRef": {"value": other}, "TxnDate": "2026-11-20",
-        "Line": [], "TotalAmt": 0,
-    })
+    foreign = env.emu.add_entity(
+        "Estimate",
+        {
+            "DocNumber": "SO-0006",
+            "CustomerRef": {"value": other},
+            "TxnDate": "2026-11-20",
+            "Line": [],
+            "TotalAmt": 0,
+        },
+    )
 
     def race(index: int, responses: list[dict]) -> None:
         # Between our look-up and batch 2, another process creates order 5's document.
         if index == 0:
-            env.emu.add_entity("Estimate", {
-                "DocNumber": "SO-0005", "CustomerRef": {"value": order5.customer_id},
-                "TxnDate": "2026-11-20", "Line": [], "TotalAmt": 0,
-            })
+            env.emu.add_entity(
+                "Estimate",
+                {
+                    "DocNumber": "SO-0005",
+                    "CustomerRef": {"value": order5.customer_id},
+                    "TxnDate": "2026-11-20",
+                    "Line": [],
+                    "TotalAmt": 0,
+                },
+            )
 
     result = env.run(after_batch=race)
     assert sorted(r.order_id for r in result.created) == ["1", "2", "3", "4"]
@@ -307,9 +338,7 @@ def test_duplicate_docnumber_fault_is_adopted_and_foreign_one_rejected(
 
 def test_quickbooks_fault_rejects_only_that_order(env) -> None:
     # Staging is stale: it still lists an item QuickBooks no longer has.
-    env.con.execute(
-        "INSERT INTO staging.items VALUES ('555555', 'Ghost', 'Service', true, 1.0)"
-    )
+    env.con.execute("INSERT INTO staging.items VALUES ('555555', 'Ghost', 'Service', true, 1.0)")
     ghost = env.order(2)
     ghost.lines[0].item_id = "555555"
     env.db.insert_orders([env.order(1), ghost, env.order(3)])

@@ -49,8 +49,16 @@ def test_remote_folder_rejects(bad):
 
 
 @pytest.mark.parametrize(
-    ("remote_dir", "name"), [("../x", "f.fil"), ("/etc", "f.fil"), ("ok", "../f"), ("ok", "a/b"),
-                             ("ok", ""), ("a\\b", "f.fil")])
+    ("remote_dir", "name"),
+    [
+        ("../x", "f.fil"),
+        ("/etc", "f.fil"),
+        ("ok", "../f"),
+        ("ok", "a/b"),
+        ("ok", ""),
+        ("a\\b", "f.fil"),
+    ],
+)
 def test_unsafe_remote_paths_rejected(tmp_path, payload, remote_dir, name):
     with open_transfer(tmp_path.as_uri()) as t, pytest.raises(ValueError):
         t.upload_atomic(payload, remote_dir, name)
@@ -226,8 +234,10 @@ def test_ftp_wrong_password(ftp_server):
 def test_ftps_upload(ftps_server, payload):
     """Explicit FTPS: the server refuses plain logins and unprotected data channels."""
     with open_transfer(
-        ftps_server.url("inbound"), password=ftps_server.password,
-        ca_file=str(ftps_server.ca_file), timeout=10,
+        ftps_server.url("inbound"),
+        password=ftps_server.password,
+        ca_file=str(ftps_server.ca_file),
+        timeout=10,
     ) as t:
         assert isinstance(t.ftp, ftplib.FTP_TLS) and isinstance(t.ftp.sock, ssl.SSLSocket)
         t.check_writable("latest9")
@@ -267,7 +277,9 @@ def test_ftps_untrusted_certificate_refused_without_retry(ftps_server):
 def test_ftps_wrong_password(ftps_server):
     with pytest.raises(TransferAuthError):
         with open_transfer(
-            ftps_server.url(), password="wrong-secret-xyz", ca_file=str(ftps_server.ca_file),
+            ftps_server.url(),
+            password="wrong-secret-xyz",
+            ca_file=str(ftps_server.ca_file),
             backoff=5,
         ):
             pass
@@ -277,7 +289,9 @@ def test_ftps_wrong_password(ftps_server):
 @pytest.mark.e2e
 def test_resource_uploads_into_latest_folder(sshd_server, payload):
     resource = InventivFtpResource(
-        url=sshd_server.url("res"), account_id="777", key_file=str(sshd_server.key_file),
+        url=sshd_server.url("res"),
+        account_id="777",
+        key_file=str(sshd_server.key_file),
         known_hosts=str(sshd_server.known_hosts),
     )
     assert resource.check() == "latest777"
@@ -288,10 +302,12 @@ def test_resource_uploads_into_latest_folder(sshd_server, payload):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"url": "", "account_id": "1"}, "INVENTIV_FTP_URL"),
-     ({"url": "file:///x", "account_id": ""}, "INVENTIV_ACCOUNT_ID"),
-     ({"url": "file:///x", "account_id": "../1"}, "INVENTIV_ACCOUNT_ID"),
-     ({"url": "sftp://u@h/x", "account_id": "1"}, "INVENTIV_FTP_KEY_FILE")],
+    [
+        ({"url": "", "account_id": "1"}, "INVENTIV_FTP_URL"),
+        ({"url": "file:///x", "account_id": ""}, "INVENTIV_ACCOUNT_ID"),
+        ({"url": "file:///x", "account_id": "../1"}, "INVENTIV_ACCOUNT_ID"),
+        ({"url": "sftp://u@h/x", "account_id": "1"}, "INVENTIV_FTP_KEY_FILE"),
+    ],
 )
 def test_resource_config_errors_name_the_variable(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -43,7 +43,9 @@ def _stack_env(emu, tmp_path: Path, ftp_url: str, **extra: str) -> dict[str, str
 def sftp_env(qbo_emulator, sshd_server, tmp_path: Path) -> dict[str, str]:
     """Everything OK: the emulator, sshd (key login, pinned host key), SQLite over ODBC."""
     return _stack_env(
-        qbo_emulator, tmp_path, sshd_server.url(),
+        qbo_emulator,
+        tmp_path,
+        sshd_server.url(),
         INVENTIV_FTP_KEY_FILE=str(sshd_server.key_file),
         INVENTIV_FTP_KNOWN_HOSTS=str(sshd_server.known_hosts),
     )
@@ -138,21 +140,30 @@ def test_refresh_rotates_into_the_pipeline_token_store(monkeypatch, capsys, sftp
 def test_cli_subprocess_never_prints_secrets(qbo_emulator, tmp_path: Path):
     """Whole process output (stdout, stderr, --verbose logs) holds no secret; file:// FTP."""
     env_vars = _stack_env(
-        qbo_emulator, tmp_path, (tmp_path / "ftp").as_uri(),
+        qbo_emulator,
+        tmp_path,
+        (tmp_path / "ftp").as_uri(),
         INVENTIV_FTP_PASSWORD=FTP_PASSWORD,
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(_PREFIXES)}
     env.update(env_vars)
     proc = subprocess.run(
         [sys.executable, "-m", "qbpa_assets.cli", "check", "--verbose"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     assert "17 OK" in proc.stdout  # no host-key row for file://
     assert "DEBUG" in proc.stderr or "INFO" in proc.stderr  # the logs really were captured
     secrets = [
-        env_vars["QBO_CLIENT_SECRET"], env_vars["QBO_REFRESH_TOKEN"], DB_PASSWORD, FTP_PASSWORD,
+        env_vars["QBO_CLIENT_SECRET"],
+        env_vars["QBO_REFRESH_TOKEN"],
+        DB_PASSWORD,
+        FTP_PASSWORD,
     ]
     _assert_no_secrets(output, secrets + _token_store_secrets(env_vars))
 
@@ -179,29 +190,35 @@ def _orders_override_without_alias(tmp_path: Path) -> str:
 FAILURES = {
     "missing-variable": (
         lambda env, tmp: env.pop("QBO_CLIENT_SECRET"),
-        ("QuickBooks", "variables"), ["QBO_CLIENT_SECRET"],
+        ("QuickBooks", "variables"),
+        ["QBO_CLIENT_SECRET"],
     ),
     "bad-refresh-token": (
         lambda env, tmp: env.update(QBO_REFRESH_TOKEN=BAD_REFRESH_TOKEN),
-        ("QuickBooks", "token refresh"), ["qbpa authorize"],
+        ("QuickBooks", "token refresh"),
+        ["qbpa authorize"],
     ),
     "unknown-host-key": (
         lambda env, tmp: env.update(INVENTIV_FTP_KNOWN_HOSTS=str(_empty(tmp / "known_hosts"))),
-        ("Inventiv FTP", "host key"), ["ssh-keyscan", "INVENTIV_FTP_KNOWN_HOSTS"],
+        ("Inventiv FTP", "host key"),
+        ["ssh-keyscan", "INVENTIV_FTP_KNOWN_HOSTS"],
     ),
     "bad-odbc-connection": (
         lambda env, tmp: env.update(
             INVENTIV_DB_CONNECTION=f"Driver={{No Such Driver}};Database=/x;PWD={DB_PASSWORD}x"
         ),
-        ("Inventiv DB", "connect"), ["INVENTIV_DB_CONNECTION", "odbcinst"],
+        ("Inventiv DB", "connect"),
+        ["INVENTIV_DB_CONNECTION", "odbcinst"],
     ),
     "broken-fil-override": (
         lambda env, tmp: env.update(QBPA_MAPPINGS_DIR=_broken_customer_override(tmp)),
-        ("Mappings", "customer.fil"), ["override"],
+        ("Mappings", "customer.fil"),
+        ["override"],
     ),
     "orders-query-columns": (
         lambda env, tmp: env.update(QBPA_MAPPINGS_DIR=_orders_override_without_alias(tmp)),
-        ("Inventiv DB", "query orders_sql"), ["AS", "orders_sql"],
+        ("Inventiv DB", "query orders_sql"),
+        ["AS", "orders_sql"],
     ),
 }
 
@@ -233,8 +250,10 @@ def test_each_failure_kind_fails_with_a_fix(monkeypatch, capsys, sftp_env, tmp_p
     if kind == "unknown-host-key":
         assert rows[("Inventiv FTP", "folder writable")]["status"] == "SKIP"
     secrets = [
-        env.get("QBO_CLIENT_SECRET") or sftp_env["QBO_CLIENT_SECRET"], DB_PASSWORD,
-        BAD_REFRESH_TOKEN, f"{DB_PASSWORD}x",
+        env.get("QBO_CLIENT_SECRET") or sftp_env["QBO_CLIENT_SECRET"],
+        DB_PASSWORD,
+        BAD_REFRESH_TOKEN,
+        f"{DB_PASSWORD}x",
     ]
     _assert_no_secrets(output, secrets)
 
@@ -262,8 +281,13 @@ def test_nothing_configured_names_every_variable(monkeypatch, capsys, tmp_path):
     assert code == 1
     text = " ".join(r["detail"] for r in report["results"] if r["status"] == "FAIL")
     for var in (
-        "QBO_CLIENT_ID", "QBO_CLIENT_SECRET", "QBO_REALM_ID", "QBO_REFRESH_TOKEN",
-        "INVENTIV_FTP_URL", "INVENTIV_ACCOUNT_ID", "INVENTIV_DB_CONNECTION",
+        "QBO_CLIENT_ID",
+        "QBO_CLIENT_SECRET",
+        "QBO_REALM_ID",
+        "QBO_REFRESH_TOKEN",
+        "INVENTIV_FTP_URL",
+        "INVENTIV_ACCOUNT_ID",
+        "INVENTIV_DB_CONNECTION",
     ):
         assert var in text
     # Mappings need no variable: the defaults compile.
