@@ -5,4 +5,5 @@ pytest_plugins = [
     "qbpa_assets_tests.fixtures.servers",
     "qbpa_assets_tests.fixtures.odbc",
     "qbpa_assets_tests.fixtures.stack",
+    "qbpa_assets_tests.fixtures.alerting",
 ]

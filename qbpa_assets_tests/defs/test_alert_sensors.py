@@ -13,7 +13,7 @@ from qbpa_assets.defs.alerts.sensors import (
     qbpa_rejected_orders_alert,
     qbpa_run_failure_alert,
 )
-from qbpa_assets_tests.lib.test_alerts import (
+from qbpa_assets_tests.fixtures.alerting import (
     SMTP_PASSWORD,
     SmtpServer,
     WebhookServer,
@@ -22,18 +22,6 @@ from qbpa_assets_tests.lib.test_alerts import (
 
 CLIENT_SECRET = "sensor-test-client-secret-987"
 UI = "https://dagster.example.com"
-
-
-@pytest.fixture(scope="module")
-def webhook_server() -> Iterator[WebhookServer]:
-    with WebhookServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def smtp_server() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
-from collections.abc import Iterator
-from email import message_from_bytes
-from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from qbpa_assets.lib import alerts
 from qbpa_assets.lib.alerts import (
@@ -25,143 +17,15 @@ from qbpa_assets.lib.alerts import (
     send_alert,
     summarize_error,
 )
+from qbpa_assets_tests.fixtures.alerting import (
+    SMTP_PASSWORD,
+    SMTP_USER,
+    SmtpServer,
+    WebhookServer,
+    free_port,
+)
 
-SMTP_USER = "alerts@example.com"
-SMTP_PASSWORD = "smtp-Pa55word-xyz"
 CLIENT_SECRET = "qbo-client-secret-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# ---------------------------------------------------------------------------------- servers
-
-
-class WebhookServer:
-    """A real HTTP server on 127.0.0.1 recording JSON POSTs; statuses to answer are queued."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.statuses: list[int] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                length = int(self.headers.get("Content-Length", 0))
-                body = self.rfile.read(length)
-                server.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "body": body}
-                )
-                status = server.statuses.pop(0) if server.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        # The path is the secret part of a Slack-style webhook URL.
-        self.url = f"http://127.0.0.1:{self.port}/hooks/T000/B000/webhook-path-secret"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def payloads(self) -> list[dict]:
-        return [json.loads(r["body"]) for r in self.requests]
-
-    def reset(self) -> None:
-        self.requests.clear()
-        self.statuses.clear()
-
-    def __enter__(self) -> WebhookServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-class SmtpServer:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 with AUTH PLAIN/LOGIN, recording messages."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], Message]] = []
-        self.logins: list[str] = []
-        self.port = free_port()
-        server = self
-
-        class Handler:
-            async def handle_DATA(self, _server, _session, envelope) -> str:  # noqa: N802
-                server.messages.append(
-                    (
-                        envelope.mail_from,
-                        list(envelope.rcpt_tos),
-                        message_from_bytes(envelope.content),
-                    )
-                )
-                return "250 Message accepted for delivery"
-
-        def authenticator(_server, _session, _envelope, _mechanism, auth_data) -> AuthResult:
-            ok = (
-                isinstance(auth_data, LoginPassword)
-                and auth_data.login.decode() == SMTP_USER
-                and auth_data.password.decode() == SMTP_PASSWORD
-            )
-            if ok:
-                server.logins.append(auth_data.login.decode())
-            # handled=False: let aiosmtpd send the 235/535 reply itself.
-            return AuthResult(success=ok, handled=False)
-
-        self.controller = Controller(
-            Handler(),
-            hostname="127.0.0.1",
-            port=self.port,
-            authenticator=authenticator,
-            auth_require_tls=False,
-        )
-
-    def url(self, scheme: str = "smtp") -> str:
-        return f"{scheme}://{SMTP_USER}@127.0.0.1:{self.port}?from={SMTP_USER}&to=ops@example.com,cfo@example.com"
-
-    def reset(self) -> None:
-        self.messages.clear()
-        self.logins.clear()
-
-    def __enter__(self) -> SmtpServer:
-        self.controller.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.controller.stop()
-
-
-@pytest.fixture(scope="module")
-def webhook_server() -> Iterator[WebhookServer]:
-    with WebhookServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def smtp_server() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def webhook(webhook_server: WebhookServer) -> WebhookServer:
-    webhook_server.reset()
-    return webhook_server
-
-
-@pytest.fixture
-def smtp(smtp_server: SmtpServer) -> SmtpServer:
-    smtp_server.reset()
-    return smtp_server
 
 
 def settings(webhook_url: str | None = None, smtp_url: str | None = None) -> AlertSettings:

@@ -21,9 +21,9 @@ import pytest
 from qbpa_assets.lib import orders
 from qbpa_assets.lib.orders import OrderMappingError, load_order_mapping
 from qbpa_assets.lib.qbo.client import QboClient
-from qbpa_assets.lib.qbo.settings import QboSettings
 from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder
 from qbpa_assets_tests.fixtures.odbc import InventivTestDb, stage_company
+from qbpa_assets_tests.fixtures.stack import qbo_settings
 
 D = date(2026, 11, 20)
 END = date(2026, 11, 21)
@@ -83,16 +83,7 @@ class Env:
 
 
 def _client(emu: Any, tmp_path: Path) -> QboClient:
-    settings = QboSettings(
-        client_id=emu.client_id,
-        client_secret=emu.client_secret,
-        realm_id=emu.realm_id,
-        refresh_token=emu.issue_refresh_token(),
-        environment=emu.discovery_url,
-        api_base_url=emu.base_url,
-        ca_bundle=emu.ca_file,
-        token_store_path=tmp_path / "tokens.json",
-    )
+    settings = qbo_settings(emu, tmp_path / "tokens.json")
     return QboClient(settings, backoff_base=0.05, backoff_cap=1.0)
 
 

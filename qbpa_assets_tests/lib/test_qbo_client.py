@@ -331,20 +331,9 @@ def test_extract_pages_keeps_going_after_a_full_last_page(qbo_emulator, tmp_path
 
 
 def test_resource_builds_a_working_client(qbo_emulator, tmp_path):
-    from qbpa_assets.resources.quickbooks import QuickBooksResource
+    from qbpa_assets_tests.fixtures.stack import quickbooks_resource
 
-    emu = qbo_emulator
-    resource = QuickBooksResource(
-        client_id=emu.client_id,
-        client_secret=emu.client_secret,
-        realm_id=emu.realm_id,
-        refresh_token=emu.issue_refresh_token(),
-        environment=emu.discovery_url,
-        api_base_url=emu.base_url,
-        ca_bundle=emu.ca_file,
-        data_dir=str(tmp_path),
-        max_concurrency=2,
-    )
+    resource = quickbooks_resource(qbo_emulator, tmp_path, max_concurrency=2)
     with resource.get_client() as client:
         assert client.count("Item") > 0
     assert (tmp_path / "qbo_tokens.json").exists()
