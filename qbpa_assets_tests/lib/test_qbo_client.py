@@ -27,25 +27,15 @@ from qbpa_assets.lib.qbo.errors import (
 )
 from qbpa_assets.lib.qbo.settings import QboSettings
 from qbpa_assets.lib.qbo.tokens import TokenStore
+from qbpa_assets_tests.fixtures.stack import emulator_credentials
 
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05}
 ALL = "Active IN (true, false)"
 
 
 def make_settings(emu, tmp_path: Path, **overrides) -> QboSettings:
-    values = {
-        "client_id": emu.client_id,
-        "client_secret": emu.client_secret,
-        "realm_id": emu.realm_id,
-        "refresh_token": emu.issue_refresh_token(),
-        "environment": emu.discovery_url,
-        "api_base_url": emu.base_url,
-        "ca_bundle": emu.ca_file,
-        "token_store_path": tmp_path / "qbo_tokens.json",
-        "max_retries": 4,
-        "timeout": 10.0,
-    }
-    values.update(overrides)
+    values = {**emulator_credentials(emu), "max_retries": 4, "timeout": 10.0, **overrides}
+    values.setdefault("token_store_path", tmp_path / "qbo_tokens.json")
     return QboSettings(**values)
 
 
