@@ -115,6 +115,9 @@ def run_ours(db: Path, out: Path) -> dict:
     from qbpa_assets.lib.mappings import load_layout
 
     con = duckdb.connect(str(db))
+    # The same knob as the warehouse resource: DuckDB's buffer pool cap (default 80 % of RAM).
+    if limit := os.environ.get("QBPA_DUCKDB_MEMORY_LIMIT"):
+        con.execute("SET memory_limit = ?", [limit])
     staging.refresh_customers(con)
     staging.refresh_invoice_lines(con, START, END)
     cust = write_fil(con, load_layout("customer.fil"), out / "customer.fil")

@@ -64,7 +64,9 @@ def resources() -> dg.Definitions:
                 ),
             ),
             "warehouse": WarehouseResource(
-                data_dir=data_dir, timezone=os.environ.get("QBPA_TIMEZONE", "UTC")
+                data_dir=data_dir,
+                timezone=os.environ.get("QBPA_TIMEZONE", "UTC"),
+                **_optional_kwargs(memory_limit="QBPA_DUCKDB_MEMORY_LIMIT"),
             ),
             "qbpa": QbpaSettings(
                 **_optional_kwargs(

@@ -24,6 +24,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     data_dir: str = "./var"
     timezone: str = "UTC"
+    # DuckDB's buffer pool cap, e.g. "512MB" (default: DuckDB's 80 % of RAM). Lower it on a
+    # small machine: the 1,000,000-line export then trades some speed for memory.
+    memory_limit: str | None = None
     lock_timeout_seconds: float = 600.0
 
     @property
@@ -62,6 +65,8 @@ class WarehouseResource(dg.ConfigurableResource):
         try:
             # Timestamps written to files read in the partitions' time zone, not the machine's.
             con.execute("SET TimeZone = ?", [self.timezone])
+            if self.memory_limit:
+                con.execute("SET memory_limit = ?", [self.memory_limit])
             yield con
         finally:
             con.close()
