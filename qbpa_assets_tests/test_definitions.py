@@ -170,3 +170,38 @@ print(job.partitions_def.get_first_partition_key(), job.partitions_def.timezone)
         "2026-02-01 America/Los_Angeles",
     ]
     assert "secret" not in out.stdout and "dbpw" not in out.stdout
+
+
+def test_unconfigured_resources_name_the_missing_variables(tmp_path):
+    """With nothing set, each resource fails on use with the variable to set, not at load."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QBO_", "INVENTIV_", "QBPA_"))}
+    code = """
+import dagster as dg
+from qbpa_assets.definitions import defs
+from qbpa_assets.defs.orders.sensors import inventiv_new_orders_sensor
+d = defs()
+with dg.build_resources(dict(d.resources)) as r:
+    for use in (lambda: r.quickbooks.get_client(), lambda: r.inventiv_db.get_db().__enter__(),
+                lambda: r.inventiv_ftp.upload(None, "customer.fil")):
+        try:
+            use()
+        except Exception as exc:
+            print(type(exc).__name__, "|", str(exc).splitlines()[0])
+ctx = dg.build_sensor_context(resources={"inventiv_db": d.resources["inventiv_db"]})
+print("sensor |", inventiv_new_orders_sensor(ctx).skip_reason.skip_message)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.strip().split("\n")
+    assert len(lines) == 4, out.stdout
+    assert "QBO_CLIENT_ID" in lines[0]
+    assert "INVENTIV_DB_CONNECTION" in lines[1]
+    assert "INVENTIV_FTP_URL" in lines[2] and "INVENTIV_ACCOUNT_ID" in lines[2]
+    assert "INVENTIV_DB_CONNECTION" in lines[3]

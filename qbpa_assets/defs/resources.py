@@ -1,9 +1,10 @@
 """Resources for every environment, built from environment variables.
 
 The same resource keys serve production, the demo and the tests: the emulator is just another
-set of ``QBO_*`` values. Secrets go through ``dg.EnvVar`` so they are resolved at run time and
-never stored in the definitions; optional settings are only wired when set. A missing required
-variable is named when a run or sensor needs it, and the UI still opens without it.
+set of ``QBO_*`` values. Every value goes through ``dg.EnvVar``, so secrets are resolved at run
+time and never stored in the definitions or shown in the UI. A variable that is not set is left
+out: the UI still opens, and the resource that needs it fails with a message naming it (the
+new-order sensor turns that into a skip reason instead of a failing tick).
 """
 
 import os
@@ -32,11 +33,11 @@ def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "quickbooks": QuickBooksResource(
-                client_id=dg.EnvVar("QBO_CLIENT_ID"),
-                client_secret=dg.EnvVar("QBO_CLIENT_SECRET"),
-                realm_id=dg.EnvVar("QBO_REALM_ID"),
                 data_dir=data_dir,
                 **_optional_kwargs(
+                    client_id="QBO_CLIENT_ID",
+                    client_secret="QBO_CLIENT_SECRET",
+                    realm_id="QBO_REALM_ID",
                     refresh_token="QBO_REFRESH_TOKEN",
                     environment="QBO_ENVIRONMENT",
                     api_base_url="QBO_API_BASE_URL",
@@ -49,18 +50,19 @@ def resources() -> dg.Definitions:
                 ),
             ),
             "inventiv_ftp": InventivFtpResource(
-                url=dg.EnvVar("INVENTIV_FTP_URL"),
-                account_id=dg.EnvVar("INVENTIV_ACCOUNT_ID"),
                 **_optional_kwargs(
+                    url="INVENTIV_FTP_URL",
+                    account_id="INVENTIV_ACCOUNT_ID",
                     password="INVENTIV_FTP_PASSWORD",
                     key_file="INVENTIV_FTP_KEY_FILE",
                     known_hosts="INVENTIV_FTP_KNOWN_HOSTS",
                 ),
             ),
             "inventiv_db": InventivDbResource(
-                connection_string=dg.EnvVar("INVENTIV_DB_CONNECTION"),
                 **_optional_kwargs(
-                    password="INVENTIV_DB_PASSWORD", mappings_dir="QBPA_MAPPINGS_DIR"
+                    connection_string="INVENTIV_DB_CONNECTION",
+                    password="INVENTIV_DB_PASSWORD",
+                    mappings_dir="QBPA_MAPPINGS_DIR",
                 ),
             ),
             "warehouse": WarehouseResource(

@@ -18,10 +18,13 @@ class InventivFtpResource(dg.ConfigurableResource):
     authentication failures. Files land in ``<url folder>/latest<account_id>/``.
     """
 
-    url: str = Field(
-        description="INVENTIV_FTP_URL: sftp://user@host:port/dir, ftp://…, ftps://… or file:///dir"
+    url: str | None = Field(
+        default=None,
+        description="INVENTIV_FTP_URL: sftp://user@host:port/dir, ftp://…, ftps://… or file:///dir",
     )
-    account_id: str = Field(description="INVENTIV_ACCOUNT_ID: the <id> of latest<id>")
+    account_id: str | None = Field(
+        default=None, description="INVENTIV_ACCOUNT_ID: the <id> of latest<id>"
+    )
     password: str | None = Field(default=None, description="INVENTIV_FTP_PASSWORD")
     key_file: str | None = Field(
         default=None, description="INVENTIV_FTP_KEY_FILE: SFTP private key"
