@@ -30,3 +30,10 @@ def records_table(records: Sequence[dict]) -> str:
         return "_no rows_"
     columns = list(records[0].keys())
     return markdown_table(columns, ([r.get(c) for c in columns] for r in records))
+
+
+def query_preview(con, sql: str, params: Sequence[object] = ()) -> str:
+    """Run a (small, LIMITed) query on a DuckDB connection and render its rows as a table."""
+    cursor = con.execute(sql, list(params))
+    columns = [d[0] for d in cursor.description]
+    return markdown_table(columns, cursor.fetchall())

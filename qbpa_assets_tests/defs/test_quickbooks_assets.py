@@ -58,6 +58,7 @@ def test_customers_and_items_land_active_and_inactive(qbo_emulator, warehouse, d
     assert meta["dagster/row_count"] == len(customers)
     assert meta["inactive_rows"] == sum(1 for c in customers if not c.get("Active", True))
     assert meta["pages"] >= 1 and meta["api_calls"] >= meta["pages"]
+    assert meta["latest_changes"].startswith("| id | sync_token | last_updated | active |")
 
 
 def test_invoice_partition_lands_the_window_and_rerun_changes_nothing(

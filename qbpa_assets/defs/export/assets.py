@@ -9,7 +9,7 @@ from qbpa_assets.defs.partitions import invoice_daily_partitions
 from qbpa_assets.lib import staging
 from qbpa_assets.lib.filwriter import FilResult, write_fil
 from qbpa_assets.lib.mappings import load_layout
-from qbpa_assets.lib.markdown import markdown_table, records_table
+from qbpa_assets.lib.markdown import query_preview, records_table
 from qbpa_assets.resources.inventiv_ftp import InventivFtpResource
 from qbpa_assets.resources.warehouse import QbpaSettings, WarehouseResource
 
@@ -21,9 +21,9 @@ STAGING_TABLES = {
 
 
 def _preview(con, table: str, where: str = "", params: list | None = None) -> dg.MetadataValue:
-    cursor = con.execute(f"SELECT * FROM {table} {where} LIMIT 5", params or [])
-    columns = [d[0] for d in cursor.description]
-    return dg.MetadataValue.md(markdown_table(columns, cursor.fetchall()))
+    return dg.MetadataValue.md(
+        query_preview(con, f"SELECT * FROM {table} {where} LIMIT 5", params or [])
+    )
 
 
 # ----------------------------------------------------------------------------- staging

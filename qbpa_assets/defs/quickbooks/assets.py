@@ -6,6 +6,7 @@ import dagster as dg
 
 from qbpa_assets.defs.partitions import invoice_daily_partitions
 from qbpa_assets.lib import raw
+from qbpa_assets.lib.markdown import query_preview
 from qbpa_assets.resources.quickbooks import QuickBooksResource
 from qbpa_assets.resources.warehouse import WarehouseResource
 
@@ -27,9 +28,13 @@ def _land_list_entity(
             extract = client.extract_pages(entity, scratch, where="Active IN (true, false)")
         with warehouse.get_connection() as con:
             rows = raw.replace_list_table(con, entity, extract.files)
-            inactive = con.execute(
-                f"SELECT count(*) FROM {raw.LIST_TABLES[entity]} WHERE NOT active"
-            ).fetchone()[0]
+            table = raw.LIST_TABLES[entity]
+            inactive = con.execute(f"SELECT count(*) FROM {table} WHERE NOT active").fetchone()[0]
+            preview = query_preview(
+                con,
+                f"SELECT id, sync_token, last_updated, active FROM {table} "
+                "ORDER BY last_updated DESC LIMIT 5",
+            )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
@@ -37,6 +42,7 @@ def _land_list_entity(
             "pages": extract.pages,
             "api_calls": extract.api_calls,
             "table": raw.LIST_TABLES[entity],
+            "latest_changes": dg.MetadataValue.md(preview),
         }
     )
 
@@ -121,11 +127,14 @@ def quickbooks_invoices(
             api_calls = client.stats.get("requests", extract.api_calls)
         with warehouse.get_connection() as con:
             upserted, deleted = raw.upsert_invoices(con, extract.files, tombstones)
-            total = con.execute(
-                f"SELECT count(*) FROM {raw.INVOICE_TABLE} "
-                "WHERE last_updated >= ? AND last_updated < ?",
+            window_sql = f"FROM {raw.INVOICE_TABLE} WHERE last_updated >= ? AND last_updated < ?"
+            total = con.execute(f"SELECT count(*) {window_sql}", [start, end]).fetchone()[0]
+            preview = query_preview(
+                con,
+                "SELECT id, payload ->> 'DocNumber' AS doc_number, txn_date, last_updated, "
+                f"deleted {window_sql} ORDER BY last_updated DESC LIMIT 5",
                 [start, end],
-            ).fetchone()[0]
+            )
     if not cdc_checked:
         context.log.warning(
             "Window starts more than 30 days ago: QuickBooks CDC cannot report deletions for it."
@@ -140,5 +149,6 @@ def quickbooks_invoices(
             "api_calls": api_calls,
             "window_start": start.isoformat(),
             "window_end": end.isoformat(),
+            "latest_changes": dg.MetadataValue.md(preview),
         }
     )
