@@ -56,6 +56,7 @@ def resources() -> dg.Definitions:
                     password="INVENTIV_FTP_PASSWORD",
                     key_file="INVENTIV_FTP_KEY_FILE",
                     known_hosts="INVENTIV_FTP_KNOWN_HOSTS",
+                    ca_file="INVENTIV_FTP_CA_FILE",
                 ),
             ),
             "inventiv_db": InventivDbResource(

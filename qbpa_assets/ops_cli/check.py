@@ -376,7 +376,14 @@ class _Checks:
             folder = ""
         try:
             transfer = make_transfer(
-                url, password, key_file, known_hosts, timeout=15, retries=1, backoff=0.1
+                url,
+                password,
+                key_file,
+                known_hosts,
+                timeout=15,
+                retries=1,
+                backoff=0.1,
+                ca_file=self.var("INVENTIV_FTP_CA_FILE") or None,
             )
         except ValueError as exc:
             problems.append(

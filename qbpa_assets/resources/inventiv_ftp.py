@@ -33,6 +33,10 @@ class InventivFtpResource(dg.ConfigurableResource):
         default=None,
         description="INVENTIV_FTP_KNOWN_HOSTS: known_hosts file (default ~/.ssh/known_hosts)",
     )
+    ca_file: str | None = Field(
+        default=None,
+        description="INVENTIV_FTP_CA_FILE: FTPS only, a CA to trust (default: the system store)",
+    )
     timeout: int = Field(default=30, description="seconds per connect/network operation")
     retries: int = Field(default=3, description="attempts on transient errors")
 
@@ -68,6 +72,7 @@ class InventivFtpResource(dg.ConfigurableResource):
             password=self.password or None,
             key_file=self.key_file or None,
             known_hosts=self.known_hosts or None,
+            ca_file=self.ca_file or None,
             timeout=self.timeout,
             retries=self.retries,
         )

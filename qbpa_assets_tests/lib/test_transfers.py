@@ -312,3 +312,24 @@ def test_resource_uploads_into_latest_folder(sshd_server, payload):
 def test_resource_config_errors_name_the_variable(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         InventivFtpResource(**kwargs).upload(tmp_path / "f", "customer.fil")
+
+
+def test_resource_uploads_over_ftps_trusting_its_ca_file(ftps_server, tmp_path):
+
+    local = tmp_path / "item.fil"
+    local.write_bytes(b"ITEM_ID\r\n1\r\n")
+    folder = "resource-ca"
+    trusting = InventivFtpResource(
+        url=ftps_server.url(folder),
+        password=ftps_server.password,
+        account_id="77",
+        ca_file=str(ftps_server.ca_file),
+    )
+    trusting.upload(local, "item.fil")
+    assert (ftps_server.root / folder / "latest77" / "item.fil").read_bytes() == local.read_bytes()
+
+    untrusting = InventivFtpResource(
+        url=ftps_server.url(folder + "-2"), password=ftps_server.password, account_id="77"
+    )
+    with pytest.raises(TransferHostKeyError):  # the system store does not know this CA
+        untrusting.upload(local, "item.fil")
