@@ -34,6 +34,20 @@ LINEAGE = {
 }
 
 
+def _python(code: str, cwd, **variables: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter with none of our variables set but ``variables``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QBO_", "INVENTIV_", "QBPA_"))}
+    env.update(variables)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.fixture(scope="module")
 def defs() -> dg.Definitions:
     return lazy_defs() if callable(lazy_defs) else lazy_defs
@@ -83,20 +97,12 @@ def test_every_duckdb_step_uses_the_duckdb_pool(defs):
 
 def test_definitions_load_without_any_configuration(tmp_path):
     """The UI must open on a machine where no variable is set yet."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QBO_", "INVENTIV_", "QBPA_"))}
     code = (
         "from qbpa_assets.definitions import defs as d;"
         "d = d() if callable(d) else d;"
         "print(len(list(d.resolve_asset_graph().get_all_asset_keys())))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = _python(code, tmp_path)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.strip()) >= len(DESIGN_KEYS)
 
@@ -119,8 +125,7 @@ def test_dg_check_defs_passes():
 
 def test_every_variable_of_the_design_reaches_its_resource(tmp_path):
     """Set every documented variable: the resources resolve them with the right types."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QBO_", "INVENTIV_", "QBPA_"))}
-    env.update(
+    variables = dict(
         QBO_CLIENT_ID="cid",
         QBO_CLIENT_SECRET="secret",
         QBO_REALM_ID="123",
@@ -154,14 +159,7 @@ with dg.build_resources(dict(d.resources)) as r:
 job = d.resolve_job_def("nightly_invoice_job")
 print(job.partitions_def.get_first_partition_key(), job.partitions_def.timezone)
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = _python(code, tmp_path, **variables)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split("\n")[:4] == [
         "70 sandbox https://h:1/v3 /ca.pem 123",
@@ -174,7 +172,6 @@ print(job.partitions_def.get_first_partition_key(), job.partitions_def.timezone)
 
 def test_unconfigured_resources_name_the_missing_variables(tmp_path):
     """With nothing set, each resource fails on use with the variable to set, not at load."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QBO_", "INVENTIV_", "QBPA_"))}
     code = """
 import dagster as dg
 from qbpa_assets.definitions import defs
@@ -190,14 +187,7 @@ with dg.build_resources(dict(d.resources)) as r:
 ctx = dg.build_sensor_context(resources={"inventiv_db": d.resources["inventiv_db"]})
 print("sensor |", inventiv_new_orders_sensor(ctx).skip_reason.skip_message)
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = _python(code, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.strip().split("\n")
     assert len(lines) == 4, out.stdout
