@@ -142,9 +142,9 @@ class Transfer(ABC):
     @abstractmethod
     def _disconnect(self) -> None: ...
 
-    @abstractmethod
     def _join(self, parts: list[str]) -> str:
-        """Full remote path of ``parts`` under the URL folder."""
+        """Full remote path of ``parts`` under the URL folder (``self.base``, POSIX)."""
+        return posixpath.join(self.base, *parts) if parts else self.base
 
     @abstractmethod
     def _makedirs(self, path: str) -> None: ...
@@ -407,9 +407,6 @@ class SftpTransfer(Transfer):
             self._client.close()
         self._client = self._sftp = None
 
-    def _join(self, parts: list[str]) -> str:
-        return posixpath.join(self.base, *parts) if parts else self.base
-
     def _makedirs(self, path: str) -> None:
         sftp = self.sftp
         current = "/" if path.startswith("/") else ""
@@ -521,9 +518,6 @@ class FtpTransfer(Transfer):
                 self._ftp.quit()
             self._ftp.close()
         self._ftp = None
-
-    def _join(self, parts: list[str]) -> str:
-        return posixpath.join(self.base, *parts) if parts else self.base
 
     def _makedirs(self, path: str) -> None:
         ftp = self.ftp
