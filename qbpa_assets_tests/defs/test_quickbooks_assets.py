@@ -179,3 +179,21 @@ def test_two_overlapping_runs_on_one_duckdb_file_both_succeed(qbo_emulator, data
     with duckdb.connect(str(data_dir / "qbpa.duckdb"), read_only=True) as con:
         rows = con.execute("SELECT count(*) FROM quickbooks.customers").fetchone()[0]
     assert rows == len(emu.entities("Customer"))
+
+
+def test_a_window_older_than_cdc_reach_is_loaded_without_deletions(
+    fresh_emulator, warehouse, data_dir
+):
+    """40 days back: invoices still land; CDC (30 days) is not asked, and the run says so."""
+    old_day = (datetime.now(timezone.utc) - timedelta(days=40)).date()
+    emu = fresh_emulator(days=3, end_date=old_day + timedelta(days=1))
+    resources = {"quickbooks": quickbooks_resource(emu, data_dir), "warehouse": warehouse}
+    emu.reset_request_log()
+    result = dg.materialize(
+        [quickbooks_invoices], partition_key=old_day.isoformat(), resources=resources
+    )
+    assert result.success
+    meta = _metadata(result, ["quickbooks", "invoices"])
+    assert meta["deletions_checked"] is False
+    assert meta["invoices_fetched"] > 0
+    assert not [r for r in emu.request_log if r["op"] == "cdc"]

@@ -115,14 +115,16 @@ def quickbooks_invoices(
         f"MetaData.LastUpdatedTime >= '{_qbo_datetime(start)}' "
         f"AND MetaData.LastUpdatedTime < '{_qbo_datetime(end)}'"
     )
-    now = datetime.now(timezone.utc)
-    cdc_checked = now - start <= CDC_REACH
+    # Deletions are only visible through CDC, which reaches back 30 days: a window (or the
+    # older part of a backfilled range) beyond that cannot learn of them.
+    cdc_since = max(start, datetime.now(timezone.utc) - CDC_REACH)
+    cdc_checked = cdc_since == start
     tombstones: list[dict] = []
     with warehouse.scratch_dir("invoice") as scratch:
         with quickbooks.get_client(logger=context.log) as client:
             extract = client.extract_pages("Invoice", scratch, where=where)
-            if cdc_checked:
-                changed = client.cdc(["Invoice"], start).get("Invoice", [])
+            if cdc_since < end:
+                changed = client.cdc(["Invoice"], cdc_since).get("Invoice", [])
                 tombstones = raw.deleted_in_window(changed, start, end)
             api_calls = client.stats.get("requests", extract.api_calls)
         with warehouse.get_connection() as con:
@@ -136,8 +138,9 @@ def quickbooks_invoices(
                 [start, end],
             )
     if not cdc_checked:
+        reach = "for it" if cdc_since >= end else f"before {cdc_since.isoformat()}"
         context.log.warning(
-            "Window starts more than 30 days ago: QuickBooks CDC cannot report deletions for it."
+            f"Window starts more than 30 days ago: QuickBooks CDC cannot report deletions {reach}."
         )
     return dg.MaterializeResult(
         metadata={
@@ -145,6 +148,7 @@ def quickbooks_invoices(
             "invoices_fetched": upserted,
             "deleted_tombstones": deleted,
             "deletions_checked": cdc_checked,
+            "deletions_checked_since": min(cdc_since, end).isoformat(),
             "pages": extract.pages,
             "api_calls": api_calls,
             "window_start": start.isoformat(),
