@@ -1,6 +1,8 @@
 # qbpa — everything a fresh Debian/Ubuntu machine needs, from two commands: `make demo`, `make test`.
 SHELL := /bin/bash
-PYTHON ?= python3
+# python3 when it is 3.11+, else a python3.11/3.12/3.13 on the PATH (Ubuntu 22.04's python3 is 3.10).
+PYTHON ?= $(shell for p in python3 python3.11 python3.12 python3.13; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && echo $$p && break; done || true)
+PYTHON := $(or $(PYTHON),python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -20,13 +22,13 @@ help:
 	@echo "make bench  run the benchmarks (slow; see benchmarks/README.md)"
 
 system-deps:
-	@bash scripts/system-deps.sh runtime
+	@PYTHON=$(PYTHON) bash scripts/system-deps.sh runtime
 
 test-deps:
-	@bash scripts/system-deps.sh test
+	@PYTHON=$(PYTHON) bash scripts/system-deps.sh test
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "qbpa needs Python >= 3.10"'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "qbpa needs Python 3.11 or newer (apt-get install python3.11 python3.11-venv)")'
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'

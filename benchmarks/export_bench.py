@@ -28,13 +28,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-START = datetime(2000, 1, 1, tzinfo=timezone.utc)
-END = datetime(2100, 1, 1, tzinfo=timezone.utc)
+START = datetime(2000, 1, 1, tzinfo=UTC)
+END = datetime(2100, 1, 1, tzinfo=UTC)
 
 # ------------------------------------------------------------------------------ generation
 GEN_CUSTOMERS = """

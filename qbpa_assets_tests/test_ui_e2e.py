@@ -24,7 +24,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -352,7 +352,7 @@ def _row_counts(run: dict[str, Any]) -> dict[str, int | None]:
 
 
 def test_launch_master_data_and_invoice_partition_from_the_ui(dagster_ui: DagsterUi) -> None:
-    yesterday = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
     master_id = _launch(dagster_ui, "nightly_master_data_job")
     invoice_id = _launch(dagster_ui, "nightly_invoice_job", yesterday)
 

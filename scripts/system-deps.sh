@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian/Ubuntu packages that pip cannot bring, only when they are missing.
-#   runtime: unixODBC + the SQLite and PostgreSQL ODBC drivers (the Inventiv database)
+#   runtime: python3-venv, unixODBC + the SQLite and PostgreSQL ODBC drivers (the Inventiv DB)
 #   test:    runtime + OpenSSH's sshd (SFTP tests), a PostgreSQL server (ODBC and
 #            production-instance tests) and Chromium (the UI screenshot test)
 set -euo pipefail
@@ -10,6 +10,8 @@ need() { # need PACKAGE CHECK-COMMAND...
   local pkg="$1"; shift
   "$@" >/dev/null 2>&1 || missing+=("$pkg")
 }
+# Debian's own python3 ships venv/ensurepip separately.
+need python3-venv "${PYTHON:-python3}" -c "import ensurepip, venv"
 need unixodbc command -v odbcinst
 need libsqliteodbc odbcinst -q -d -n SQLite3
 need odbc-postgresql odbcinst -q -d -n "PostgreSQL Unicode"

@@ -26,13 +26,13 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import tomllib
 
 logger = logging.getLogger(__name__)
 

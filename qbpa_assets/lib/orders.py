@@ -28,16 +28,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import tomllib
 
 if TYPE_CHECKING:  # pragma: no cover
     from qbpa_assets.lib.inventiv_db import InventivDb
@@ -161,7 +161,7 @@ def to_datetime(value: Any) -> datetime | None:
         except ValueError:
             return None
     if result.tzinfo is not None:
-        result = result.astimezone(timezone.utc).replace(tzinfo=None)
+        result = result.astimezone(UTC).replace(tzinfo=None)
     return result
 
 
@@ -364,7 +364,7 @@ def copy_orders(
     """
     mapping = db.mapping
     ensure_tables(con)
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     n_orders = n_lines = 0
     con.execute("BEGIN TRANSACTION")
     try:
@@ -616,7 +616,7 @@ def write_ledger(con: duckdb.DuckDBPyConnection, rows: Sequence[LedgerRow]) -> N
     """Upsert ledger rows by order_id in one statement (first_seen_at is kept)."""
     if not rows:
         return
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     cols = [c for c in LEDGER_COLUMNS if c != "reasons"]
     lists = [[_text(getattr(r, c)) for r in rows] for c in cols]
     types = {

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -479,7 +479,7 @@ def refresh_items(con: duckdb.DuckDBPyConnection) -> int:
 def _as_utc(value: datetime) -> datetime:
     # A naive datetime is taken as UTC rather than the DuckDB session time zone, so a window
     # means the same instants whatever machine runs it.
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def refresh_invoice_lines(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> int:

@@ -225,16 +225,14 @@ def _metadata(create: float, update: float) -> dict[str, str]:
 
 
 def _window(days: int, end_date: dt.date | None) -> tuple[float, float]:
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     end_date = end_date or today
     start = dt.datetime.combine(
-        end_date - dt.timedelta(days=days - 1), dt.time(), tzinfo=dt.timezone.utc
+        end_date - dt.timedelta(days=days - 1), dt.time(), tzinfo=dt.UTC
     ).timestamp()
-    end = dt.datetime.combine(
-        end_date + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc
-    ).timestamp()
+    end = dt.datetime.combine(end_date + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC).timestamp()
     # Never put LastUpdatedTime in the future: a sync of "changes up to now" must see all.
-    now = dt.datetime.now(dt.timezone.utc).timestamp() - 60
+    now = dt.datetime.now(dt.UTC).timestamp() - 60
     return start, max(start + 1, min(end, now))
 
 

@@ -340,12 +340,12 @@ class Emulator:
     @property
     def now(self) -> dt.datetime:
         """The emulator's current time (aware, UTC); see :meth:`set_clock`."""
-        return self._clock or dt.datetime.now(dt.timezone.utc)
+        return self._clock or dt.datetime.now(dt.UTC)
 
     def set_clock(self, when: dt.datetime | None) -> None:
         """Freeze the clock used for timestamps and token expiry (None: real time)."""
         if when is not None and when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
+            when = when.replace(tzinfo=dt.UTC)
         self._clock = when
 
     def _ts(self) -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -168,7 +168,7 @@ def generate_orders(
     item, inactive customer, quantity 0, order number longer than 21 characters).
     """
     rng = random.Random(seed)
-    end_date = end_date or datetime.now(timezone.utc).date()
+    end_date = end_date or datetime.now(UTC).date()
     customers = company.usable_customers()
     items = company.usable_items()
     inactive = [c for c in company.customers if not c.get("Active", True)]

@@ -325,7 +325,7 @@ def instant(text: str) -> float:
     except ValueError:
         return float("nan")
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value.timestamp()
 
 

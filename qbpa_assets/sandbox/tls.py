@@ -48,7 +48,7 @@ def generate_tls_files(workdir: Path, hosts: tuple[str, ...] = ("127.0.0.1",)) -
         The paths of the written files.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     # EC keys: generating RSA keys costs ~100 ms each, which adds up over a test session.
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("qbpa emulator CA")

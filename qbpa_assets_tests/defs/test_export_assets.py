@@ -2,7 +2,7 @@
 
 import hashlib
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -44,7 +44,7 @@ INVOICES = [quickbooks_invoices, staging_invoice_lines, invoice_fil]
 
 
 def _yesterday() -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat()
+    return (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ def test_unknown_host_key_is_refused(export, tmp_path):
 def test_backfill_of_a_range_writes_one_file_covering_the_range(export, qbo_emulator):
     """BackfillPolicy.single_run(): one run, one extraction, one invoice.fil for the range."""
     resources, remote = export
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     first, last = today - timedelta(days=3), today - timedelta(days=1)
     job = dg.define_asset_job("range", selection=INVOICES).resolve(
         asset_graph=dg.Definitions(assets=INVOICES, resources=resources).resolve_asset_graph()
@@ -191,8 +191,8 @@ def test_backfill_of_a_range_writes_one_file_covering_the_range(export, qbo_emul
     paths = {m.metadata["local_path"].value for m in mats}
     assert len(paths) == 1 and f"{first.isoformat()}_{last.isoformat()}" in paths.pop()
 
-    start = datetime.combine(first, datetime.min.time(), timezone.utc)
-    end = datetime.combine(today, datetime.min.time(), timezone.utc)
+    start = datetime.combine(first, datetime.min.time(), UTC)
+    end = datetime.combine(today, datetime.min.time(), UTC)
     expected = {
         inv["Id"]
         for inv in qbo_emulator.entities("Invoice")

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import duckdb
@@ -21,7 +21,7 @@ from qbpa_assets_tests.fixtures.stack import quickbooks_resource
 
 
 def _yesterday() -> tuple[str, datetime, datetime]:
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = today - timedelta(days=1)
     return start.date().isoformat(), start, today
 
@@ -185,7 +185,7 @@ def test_a_window_older_than_cdc_reach_is_loaded_without_deletions(
     fresh_emulator, warehouse, data_dir
 ):
     """40 days back: invoices still land; CDC (30 days) is not asked, and the run says so."""
-    old_day = (datetime.now(timezone.utc) - timedelta(days=40)).date()
+    old_day = (datetime.now(UTC) - timedelta(days=40)).date()
     emu = fresh_emulator(days=3, end_date=old_day + timedelta(days=1))
     resources = {"quickbooks": quickbooks_resource(emu, data_dir), "warehouse": warehouse}
     emu.reset_request_log()

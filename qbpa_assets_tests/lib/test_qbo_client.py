@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -57,7 +57,7 @@ def test_round_trip_reads(qbo_emulator, tmp_path):
         assert page["Customer"][0]["Id"] == first["Id"]
         assert client.preferences()["SalesFormsPrefs"]["CustomTxnNumbers"] in (True, False)
         assert client.company_info()["CompanyName"]
-        since = datetime.now(timezone.utc) - timedelta(days=20)
+        since = datetime.now(UTC) - timedelta(days=20)
         changed = client.cdc(["Invoice", "Customer"], since)
         assert set(changed) == {"Invoice", "Customer"}
         assert changed["Invoice"], "the sample company changed invoices in the window"

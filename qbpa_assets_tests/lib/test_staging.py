@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import duckdb
@@ -11,7 +11,7 @@ import pytest
 
 from qbpa_assets.lib import staging
 
-DAY1 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+DAY1 = datetime(2024, 3, 1, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
 DAY3 = DAY2 + timedelta(days=1)
 
@@ -501,8 +501,8 @@ def test_generated_company_stages(con):
     staging.load_raw(c, "invoices", copy.deepcopy(company.deleted_invoices))
     assert staging.refresh_customers(c) == len(company.customers)
     assert staging.refresh_items(c) == len(company.items)
-    far = datetime(1990, 1, 1, tzinfo=timezone.utc)
-    rows = staging.refresh_invoice_lines(c, far, datetime(2100, 1, 1, tzinfo=timezone.utc))
+    far = datetime(1990, 1, 1, tzinfo=UTC)
+    rows = staging.refresh_invoice_lines(c, far, datetime(2100, 1, 1, tzinfo=UTC))
     by_type = dict(
         c.execute(
             "SELECT coalesce(line_type, '-'), count(DISTINCT invoice_id) "

@@ -30,8 +30,8 @@ def test_deterministic_for_same_arguments():
 
 def test_timestamps_in_window_with_offsets():
     company = generate_company(customers=30, items=20, invoices=80, days=3, seed=2, end_date=END)
-    start = dt.datetime(2026, 3, 8, tzinfo=dt.timezone.utc).timestamp()
-    end = dt.datetime(2026, 3, 11, tzinfo=dt.timezone.utc).timestamp()
+    start = dt.datetime(2026, 3, 8, tzinfo=dt.UTC).timestamp()
+    end = dt.datetime(2026, 3, 11, tzinfo=dt.UTC).timestamp()
     for inv in company.invoices + company.deleted_invoices:
         stamp = inv["MetaData"]["LastUpdatedTime"]
         assert stamp[-6:] in ("-08:00", "-07:00")
@@ -44,7 +44,7 @@ def test_timestamps_in_window_with_offsets():
 
 def test_default_window_ends_today_and_not_in_future():
     company = generate_company(customers=10, items=10, invoices=30, days=2, seed=3)
-    now = dt.datetime.now(dt.timezone.utc).timestamp()
+    now = dt.datetime.now(dt.UTC).timestamp()
     assert all(instant(i["MetaData"]["LastUpdatedTime"]) <= now for i in company.invoices)
 
 

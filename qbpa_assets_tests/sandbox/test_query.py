@@ -138,7 +138,7 @@ def test_datetime_filter_uses_instants(qb, qbo_emulator):
     pivot_text = sorted(invoices, key=lambda i: instant(i["MetaData"]["LastUpdatedTime"]))[20][
         "MetaData"
     ]["LastUpdatedTime"]
-    pivot = dt.datetime.fromisoformat(pivot_text).astimezone(dt.timezone.utc)
+    pivot = dt.datetime.fromisoformat(pivot_text).astimezone(dt.UTC)
     literal = pivot.strftime("%Y-%m-%dT%H:%M:%SZ")  # same instant, other offset
     expected = {
         i["Id"] for i in invoices if instant(i["MetaData"]["LastUpdatedTime"]) >= pivot.timestamp()

@@ -252,7 +252,7 @@ def test_void_invoice(emu, qb):
 
 def test_helpers_change_data_for_tests(emu):
     cust = _customer(emu)
-    emu.set_clock(dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc))
+    emu.set_clock(dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
     changed = emu.update_entity("Customer", cust["Id"], {"Active": False})
     assert changed["SyncToken"] == str(int(cust["SyncToken"]) + 1)
     assert changed["MetaData"]["LastUpdatedTime"] == "2030-01-01T19:04:05-08:00"

@@ -1,6 +1,6 @@
 """Raw QuickBooks Online extracts: the untouched JSON, one row per entity, in DuckDB."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -117,7 +117,7 @@ def quickbooks_invoices(
     )
     # Deletions are only visible through CDC, which reaches back 30 days: a window (or the
     # older part of a backfilled range) beyond that cannot learn of them.
-    cdc_since = max(start, datetime.now(timezone.utc) - CDC_REACH)
+    cdc_since = max(start, datetime.now(UTC) - CDC_REACH)
     cdc_checked = cdc_since == start
     tombstones: list[dict] = []
     with warehouse.scratch_dir("invoice") as scratch:

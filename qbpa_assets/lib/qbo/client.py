@@ -24,7 +24,7 @@ import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -218,7 +218,7 @@ def _check_entity(entity: str) -> str:
 def _quickbooks_datetime(value: datetime) -> str:
     """ISO 8601 with offset, as CDC's ``changedSince`` wants (naive = UTC)."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.isoformat(timespec="seconds")
 
 
