@@ -17,6 +17,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 DEMO_ACCOUNT_ID = "demo"
+# The sample company of `qbpa demo` (its defaults) and `qbpa dev`.
+DEMO_COMPANY = {"customers": 120, "items": 60, "invoices": 300, "days": 7, "seed": 42}
+DEMO_ORDERS = 25
 
 
 def _say(text: str = "") -> None:
@@ -79,6 +82,29 @@ def demo_environment(data_dir: Path, emulator_env: dict[str, str], db_connection
     return env
 
 
+def _create_demo_db(data_dir: Path, company, orders: int = DEMO_ORDERS) -> str:
+    """The sample Inventiv database (a few invalid orders among them); its connection string."""
+    from qbpa_assets.sandbox.inventiv_demo import create_demo_db
+
+    return create_demo_db(
+        data_dir / "inventiv_demo.sqlite", company, orders=orders, invalid=4, days=3
+    )
+
+
+def _load_defs_and_instance():
+    """The code location as the daemon loads it, and the instance runs are recorded in."""
+    import dagster as dg
+
+    from qbpa_assets.definitions import defs
+
+    instance = (
+        dg.DagsterInstance.get()
+        if os.environ.get("DAGSTER_HOME")
+        else dg.DagsterInstance.ephemeral()
+    )
+    return defs(), instance
+
+
 def _run_job(defs, instance, name: str, partition_key: str | None = None):
     job = defs.resolve_job_def(name)
     label = f"{name}" + (f" [{partition_key}]" if partition_key else "")
@@ -103,44 +129,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data-dir", help="where results go (default: $QBPA_DATA_DIR/demo or ./var/demo)"
     )
-    parser.add_argument("--customers", type=int, default=120)
-    parser.add_argument("--items", type=int, default=60)
-    parser.add_argument("--invoices", type=int, default=300)
-    parser.add_argument("--days", type=int, default=7)
-    parser.add_argument("--orders", type=int, default=25)
-    parser.add_argument("--seed", type=int, default=42)
+    for size, default in DEMO_COMPANY.items():
+        parser.add_argument(f"--{size}", type=int, default=default)
+    parser.add_argument("--orders", type=int, default=DEMO_ORDERS)
     args = parser.parse_args(argv)
 
     data_dir = _data_dir(args.data_dir)
     _reset(data_dir)
     from qbpa_assets.sandbox.company import generate_company
     from qbpa_assets.sandbox.emulator import Emulator
-    from qbpa_assets.sandbox.inventiv_demo import create_demo_db
 
-    company = generate_company(
-        customers=args.customers,
-        items=args.items,
-        invoices=args.invoices,
-        days=args.days,
-        seed=args.seed,
-    )
+    company = generate_company(**{size: getattr(args, size) for size in DEMO_COMPANY})
     _say(f"qbpa demo — data folder {data_dir}")
     with Emulator(company=company, port=0, workdir=data_dir / "sandbox") as emu:
         _say(f"QuickBooks Online emulator on {emu.base_url}")
-        db_path = data_dir / "inventiv_demo.sqlite"
-        db_connection = create_demo_db(db_path, company, orders=args.orders, invalid=4, days=3)
+        db_connection = _create_demo_db(data_dir, company, args.orders)
         os.environ.update(demo_environment(data_dir, emu.env(), db_connection))
-
-        import dagster as dg
-
-        from qbpa_assets.definitions import defs as load_defs
-
-        defs = load_defs()
-        instance = (
-            dg.DagsterInstance.get()
-            if os.environ.get("DAGSTER_HOME")
-            else dg.DagsterInstance.ephemeral()
-        )
+        defs, instance = _load_defs_and_instance()
         yesterday = (date.today() - timedelta(days=1)).isoformat()
         _run_job(defs, instance, "nightly_master_data_job")
         _run_job(defs, instance, "nightly_invoice_job", yesterday)
@@ -231,62 +236,25 @@ def dev_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data_dir = _data_dir(args.data_dir)
     _reset(data_dir)
+    sizes = [arg for size, n in DEMO_COMPANY.items() for arg in (f"--{size}", str(n))]
     emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "qbpa_assets.cli",
-            "sandbox",
-            "serve",
-            "--workdir",
-            str(data_dir / "sandbox"),
-            "--customers",
-            "120",
-            "--items",
-            "60",
-            "--invoices",
-            "300",
-            "--days",
-            "7",
-            "--seed",
-            "42",
-        ],
+        [sys.executable, "-m", "qbpa_assets.cli", "sandbox", "serve"]
+        + ["--workdir", str(data_dir / "sandbox"), *sizes],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         info = json.loads(emulator.stdout.readline())
         from qbpa_assets.sandbox.company import generate_company
-        from qbpa_assets.sandbox.inventiv_demo import create_demo_db
+        from qbpa_assets.sandbox.emulator import client_env
 
-        company = generate_company(customers=120, items=60, invoices=300, days=7, seed=42)
-        db_path = data_dir / "inventiv_demo.sqlite"
-        db_connection = create_demo_db(db_path, company, orders=25, invalid=4, days=3)
-        emulator_env = {
-            "QBO_CLIENT_ID": info["client_id"],
-            "QBO_CLIENT_SECRET": info["client_secret"],
-            "QBO_REALM_ID": info["realm_id"],
-            "QBO_REFRESH_TOKEN": info["refresh_token"],
-            "QBO_ENVIRONMENT": info["discovery_url"],
-            "QBO_API_BASE_URL": info["base_url"],
-            "QBO_CA_BUNDLE": info["ca_file"],
-        }
-
-        demo_env = demo_environment(data_dir, emulator_env, db_connection)
-        env = {**os.environ, **demo_env}
+        # The same seed and sizes: the database's orders reference the served company.
+        db_connection = _create_demo_db(data_dir, generate_company(**DEMO_COMPANY))
+        # Set here, so that both the run below and dagster dev (which inherits it) see them.
+        os.environ.update(demo_environment(data_dir, client_env(info), db_connection))
         # Build the master data once before the UI opens, so the new-order sensor's first runs
         # find the staged customers and items they validate orders against.
-        os.environ.update(demo_env)
-        import dagster as dg
-
-        from qbpa_assets.definitions import defs as load_defs
-
-        instance = (
-            dg.DagsterInstance.get()
-            if os.environ.get("DAGSTER_HOME")
-            else dg.DagsterInstance.ephemeral()
-        )
-        _run_job(load_defs(), instance, "nightly_master_data_job")
+        _run_job(*_load_defs_and_instance(), "nightly_master_data_job")
         _say(f"Emulator on {info['base_url']}; Dagster UI on http://127.0.0.1:{args.port}")
         # dagster dev gets a process group of its own, so that stopping it reaches its
         # webserver, daemon, code servers and run workers, and only them.
@@ -301,7 +269,6 @@ def dev_main(argv: list[str] | None = None) -> int:
                 "-p",
                 str(args.port),
             ],
-            env=env,
             start_new_session=True,
         )
         import signal

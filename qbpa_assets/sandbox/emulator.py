@@ -177,6 +177,22 @@ def _num(value: Any) -> float | None:
         return None
 
 
+def client_env(info: dict[str, str]) -> dict[str, str]:
+    """The ``QBO_*`` variables a client needs, from :meth:`Emulator.connection_info`.
+
+    Also what a process reading the JSON line of ``qbpa sandbox serve`` uses.
+    """
+    return {
+        "QBO_CLIENT_ID": info["client_id"],
+        "QBO_CLIENT_SECRET": info["client_secret"],
+        "QBO_REALM_ID": info["realm_id"],
+        "QBO_REFRESH_TOKEN": info["refresh_token"],
+        "QBO_ENVIRONMENT": info["discovery_url"],
+        "QBO_API_BASE_URL": info["base_url"],
+        "QBO_CA_BUNDLE": info["ca_file"],
+    }
+
+
 class Emulator:
     """The QuickBooks Online emulator; a context manager that serves in a background thread.
 
@@ -312,15 +328,7 @@ class Emulator:
 
     def env(self) -> dict[str, str]:
         """Return the ``QBO_*`` environment for a client (with a fresh refresh token)."""
-        return {
-            "QBO_CLIENT_ID": self.client_id,
-            "QBO_CLIENT_SECRET": self.client_secret,
-            "QBO_REALM_ID": self.realm_id,
-            "QBO_REFRESH_TOKEN": self.issue_refresh_token(),
-            "QBO_ENVIRONMENT": self.discovery_url,
-            "QBO_API_BASE_URL": self.base_url,
-            "QBO_CA_BUNDLE": self.ca_file,
-        }
+        return client_env({**self.connection_info(), "refresh_token": self.issue_refresh_token()})
 
     def connection_info(self) -> dict[str, str]:
         """Return what ``qbpa sandbox serve`` prints: URLs, CA file and credentials."""
