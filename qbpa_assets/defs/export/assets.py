@@ -1,5 +1,6 @@
 """Nightly export: staged tables in DuckDB, then the ``.fil`` files PocketAdvantage reads."""
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import dagster as dg
 from qbpa_assets.defs.partitions import invoice_daily_partitions
 from qbpa_assets.lib import staging
 from qbpa_assets.lib.filwriter import FilResult, write_fil
-from qbpa_assets.lib.mappings import load_layout
+from qbpa_assets.lib.mappings import Layout, load_layout
 from qbpa_assets.lib.markdown import query_preview, records_table
 from qbpa_assets.resources.inventiv_ftp import InventivFtpResource
 from qbpa_assets.resources.warehouse import QbpaSettings, WarehouseResource
@@ -129,16 +130,14 @@ def _fil_checks(key: list[str]) -> list[dg.AssetCheckSpec]:
 
 def _export(
     context: dg.AssetExecutionContext,
-    layout_name: str,
+    layout: Layout,
     local_path: Path,
     warehouse: WarehouseResource,
     inventiv_ftp: InventivFtpResource,
-    qbpa: QbpaSettings,
     where: str | None = None,
     params: list | None = None,
 ) -> dg.MaterializeResult:
     """Validate the layout, write the file from DuckDB, upload it atomically, report it."""
-    layout = load_layout(layout_name, qbpa.mappings_path)
     with warehouse.get_connection() as con:
         # A bad mapping fails here, before anything is written or uploaded.
         layout.validate(con)
@@ -197,14 +196,9 @@ def customer_fil(
     file). Written to a temporary name and renamed over yesterday's file, so PocketAdvantage never
     reads a half-written file; a local copy stays in ``QBPA_DATA_DIR/exports/``.
     """
-    return _export(
-        context,
-        "customer.fil",
-        warehouse.exports_dir / "customer.fil",
-        warehouse,
-        inventiv_ftp,
-        qbpa,
-    )
+    layout = load_layout("customer.fil", qbpa.mappings_path)
+    local_path = warehouse.exports_dir / "customer.fil"
+    return _export(context, layout, local_path, warehouse, inventiv_ftp)
 
 
 @dg.asset(
@@ -226,9 +220,8 @@ def item_fil(
     Tab-delimited, one item per line, columns from the ``item.fil`` layout. Atomic upload as for
     ``customer.fil``; a local copy stays in ``QBPA_DATA_DIR/exports/``.
     """
-    return _export(
-        context, "item.fil", warehouse.exports_dir / "item.fil", warehouse, inventiv_ftp, qbpa
-    )
+    layout = load_layout("item.fil", qbpa.mappings_path)
+    return _export(context, layout, warehouse.exports_dir / "item.fil", warehouse, inventiv_ftp)
 
 
 @dg.asset(
@@ -261,14 +254,14 @@ def invoice_fil(
     local_dir = warehouse.exports_dir / "invoice" / label
     local_dir.mkdir(parents=True, exist_ok=True)
     layout = load_layout("invoice.fil", qbpa.mappings_path)
-    column = layout.window_column or "invoice_last_updated"
+    if not layout.window_column:  # an override that does not name it: the staged column
+        layout = dataclasses.replace(layout, window_column="invoice_last_updated")
     return _export(
         context,
-        "invoice.fil",
+        layout,
         local_dir / layout.file_name,
         warehouse,
         inventiv_ftp,
-        qbpa,
-        where=f"{column} >= ? AND {column} < ?",
+        where=layout.window_where(),
         params=[window.start, window.end],
     )
