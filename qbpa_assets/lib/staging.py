@@ -584,6 +584,14 @@ _RAW_INSERT = {
 }
 
 
+def existing_tables(con: duckdb.DuckDBPyConnection, schema: str = "staging") -> set[str]:
+    """Names of the tables that exist in ``schema`` (e.g. which staged tables are built)."""
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
 def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw ``quickbooks.*`` tables if missing (the shape the raw assets write)."""
     con.execute(RAW_TABLES_DDL)

@@ -683,12 +683,10 @@ def _open_warehouse(data_dir: Path):
 
 
 def _has_table(con, qualified: str) -> bool:
+    from qbpa_assets.lib.staging import existing_tables
+
     schema, _, table = qualified.rpartition(".")
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema or "main", table],
-    ).fetchone()
-    return bool(row and row[0])
+    return table in existing_tables(con, schema or "main")
 
 
 def run_checks(

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from qbpa_assets.lib import staging
 from qbpa_assets.lib.markdown import markdown_table
 from qbpa_assets.resources.warehouse import WarehouseResource
 
@@ -59,13 +60,7 @@ def invoice_lines_reference_known_customers_and_items(
 ) -> dg.AssetCheckResult:
     """Warn about invoice lines that point at customers or items the export does not know."""
     with warehouse.get_connection() as con:
-        tables = {
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'"
-            ).fetchall()
-        }
-        if not {"invoice_lines", "customers", "items"} <= tables:
+        if not {"invoice_lines", "customers", "items"} <= staging.existing_tables(con):
             return dg.AssetCheckResult(
                 passed=True,
                 severity=dg.AssetCheckSeverity.WARN,

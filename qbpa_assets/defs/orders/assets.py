@@ -3,7 +3,7 @@
 import dagster as dg
 
 from qbpa_assets.defs.partitions import order_daily_partitions
-from qbpa_assets.lib import orders
+from qbpa_assets.lib import orders, staging
 from qbpa_assets.lib.markdown import markdown_table
 from qbpa_assets.resources.inventiv_db import InventivDbResource
 from qbpa_assets.resources.quickbooks import QuickBooksResource
@@ -137,13 +137,7 @@ def sales_orders(
 
 def _require_master_data(con) -> None:
     """Orders are validated against the staged customers and items: they must exist."""
-    present = {
-        row[0]
-        for row in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'"
-        ).fetchall()
-    }
-    missing = sorted({"customers", "items"} - present)
+    missing = sorted({"customers", "items"} - staging.existing_tables(con))
     if missing:
         raise dg.Failure(
             description=(
