@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from qbpa_assets_tests.fixtures.servers import free_port, processes_with_env
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _graphql(port: int, query: str) -> dict:
@@ -31,19 +26,6 @@ def _graphql(port: int, query: str) -> dict:
         return json.load(response)["data"]
 
 
-def _leftovers(marker: str) -> list[str]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            environ = Path(f"/proc/{pid}/environ").read_bytes()
-        except OSError:
-            continue
-        if marker.encode() in environ and int(pid) != os.getpid():
-            found.append(f"{pid}: {cmdline[:120]}")
-    return found
-
-
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_dev_serves_the_ui_and_stops_cleanly_on_ctrl_c(tmp_path):
@@ -54,7 +36,7 @@ def test_dev_serves_the_ui_and_stops_cleanly_on_ctrl_c(tmp_path):
     (home / "dagster.yaml").write_text(yaml.stdout)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QBO_", "INVENTIV_", "QBPA_"))}
     env["DAGSTER_HOME"] = str(home)
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "dev.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -108,7 +90,7 @@ def test_dev_serves_the_ui_and_stops_cleanly_on_ctrl_c(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             code = None
         time.sleep(1)
-        leftovers = _leftovers(str(home))
+        leftovers = processes_with_env(str(home), count_zombies=True)
         for line in leftovers:
             os.kill(int(line.split(":")[0]), signal.SIGKILL)
     assert code is not None, f"qbpa dev ignored Ctrl-C:\n{log.read_text()[-2000:]}"

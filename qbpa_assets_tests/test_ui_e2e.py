@@ -15,7 +15,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from qbpa_assets.lib.instance import local_instance_yaml
 from qbpa_assets.sandbox.company import generate_company
 from qbpa_assets.sandbox.emulator import Emulator
 from qbpa_assets.sandbox.inventiv_demo import create_demo_db
+from qbpa_assets_tests.fixtures.servers import free_port, processes_with_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -76,12 +76,6 @@ DESIGN_EDGES = {
 SCHEDULES = {"nightly_master_data_schedule", "nightly_invoice_schedule"}
 SENSOR = "inventiv_new_orders_sensor"
 SHOT_SIZE = (1600, 2600)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -184,22 +178,6 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def _processes_with_env(marker: str) -> list[str]:
-    """Live processes whose environment holds ``marker`` (our unique DAGSTER_HOME)."""
-    found = []
-    needle = marker.encode()
-    for env_file in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if needle in env_file.read_bytes():
-                stat = (env_file.parent / "stat").read_text()
-                if stat.rsplit(")", 1)[1].split()[0] != "Z":
-                    cmdline = (env_file.parent / "cmdline").read_bytes()[:200]
-                    found.append(f"{env_file.parent.name}: {cmdline!r}")
-        except OSError:
-            continue
-    return found
-
-
 @pytest.fixture(scope="module")
 def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUi]:
     """The whole stack, started once for this module and stopped without leftovers."""
@@ -219,7 +197,7 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUi]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_ENV_PREFIXES)}
         env.update(demo_environment(data_dir, emu.env(), db_connection))
         env.update(DAGSTER_HOME=str(dagster_home), PYTHONUNBUFFERED="1")
-        port = _free_port()
+        port = free_port()
         log = root / "dagster-dev.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
@@ -238,7 +216,7 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUi]:
             _stop_group(proc)
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(log, ARTIFACTS / "dagster-dev.log")
-            leftovers = _processes_with_env(str(dagster_home))
+            leftovers = processes_with_env(str(dagster_home))
             for line in leftovers:  # never leave them running, even when the test fails
                 with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(line.split(":")[0]), signal.SIGKILL)

@@ -7,7 +7,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import yaml
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
+from qbpa_assets_tests.fixtures.servers import free_port
 from qbpa_assets_tests.lib.test_instance import assert_duckdb_pool_admits_one_step
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,12 +67,6 @@ SECRET_VARIABLES = [
     "QBPA_SMTP_PASSWORD",
     "DAGSTER_PG_PASSWORD",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------- PostgreSQL server
