@@ -7,6 +7,7 @@ columns that the flows filter on next to the untouched JSON payload.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -105,7 +106,7 @@ def upsert_invoices(
                 f"""INSERT INTO incoming_invoices
                     SELECT {_ENVELOPE}, NULL, TRUE, e
                     FROM (SELECT unnest(CAST(? AS JSON[])) AS e)""",
-                [[_json(t) for t in tombstones]],
+                [[json.dumps(t, ensure_ascii=False) for t in tombstones]],
             )
         # A tombstone has no SyncToken: it always wins over the live row it deletes.
         con.execute(
@@ -144,9 +145,3 @@ def deleted_in_window(cdc_objects: Sequence[dict], start: datetime, end: datetim
         if start <= when < end:
             out.append(obj)
     return out
-
-
-def _json(obj: dict) -> str:
-    import json
-
-    return json.dumps(obj, ensure_ascii=False)
