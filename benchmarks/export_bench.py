@@ -2,8 +2,8 @@
 
 Compares, side by side in one run, each in its own subprocess (wall time and peak RSS):
 
-* **ours** — `qbpa_assets.lib.staging` SQL (one ``json_transform`` per document) then
-  `qbpa_assets.lib.filwriter.write_fil` (one DuckDB ``COPY`` per file);
+* **ours** — `qbpa_assets.lib.warehouse.staging` SQL (one ``json_transform`` per document) then
+  `qbpa_assets.lib.warehouse.filwriter.write_fil` (one DuckDB ``COPY`` per file);
 * **naive** — what a straightforward Python integration does: fetch the JSON, build
   python-quickbooks objects (``Customer.from_json`` / ``Invoice.from_json``), walk them and write
   rows with the ``csv`` module (same columns, same cleaning).
@@ -110,9 +110,9 @@ def generate(db: Path, invoices: int, lines: int, customers: int) -> float:
 # ------------------------------------------------------------------------------------ ours
 def run_ours(db: Path, out: Path) -> dict:
     """Staging SQL + write_fil, as the nightly assets run them."""
-    from qbpa_assets.lib import staging
-    from qbpa_assets.lib.filwriter import write_fil
     from qbpa_assets.lib.mappings import load_layout
+    from qbpa_assets.lib.warehouse import staging
+    from qbpa_assets.lib.warehouse.filwriter import write_fil
 
     con = duckdb.connect(str(db))
     # The same knob as the warehouse resource: DuckDB's buffer pool cap (default 80 % of RAM).

@@ -45,8 +45,8 @@ def _peak_rss_mb() -> float:
 def run_ours(workdir: Path, concurrency: int) -> dict:
     import duckdb
 
-    from qbpa_assets.lib.qbo.client import QboClient
-    from qbpa_assets.lib.qbo.settings import QboSettings
+    from qbpa_assets.lib.quickbooks.client import QboClient
+    from qbpa_assets.lib.quickbooks.settings import QboSettings
 
     settings = dataclasses.replace(
         QboSettings.from_env(data_dir=workdir), max_concurrency=concurrency

@@ -43,7 +43,7 @@ def _peak_rss_mb() -> float:
 
 
 def _lift_client_pacing() -> None:
-    from qbpa_assets.lib.qbo import client as client_module
+    from qbpa_assets.lib.quickbooks import client as client_module
 
     client_module.REQUESTS_PER_MINUTE = 10**9
     client_module.BATCH_REQUESTS_PER_MINUTE = 10**9
@@ -74,9 +74,9 @@ def run_side(side: str, workdir: Path, conn_str: str) -> dict:
     import duckdb
 
     from qbpa_assets.lib import orders
-    from qbpa_assets.lib.inventiv_db import InventivDb
-    from qbpa_assets.lib.qbo.client import QboClient
-    from qbpa_assets.lib.qbo.settings import QboSettings
+    from qbpa_assets.lib.inventiv.db import InventivDb
+    from qbpa_assets.lib.quickbooks.client import QboClient
+    from qbpa_assets.lib.quickbooks.settings import QboSettings
 
     _lift_client_pacing()
     settings = QboSettings.from_env(data_dir=workdir)

@@ -124,7 +124,7 @@ class Layout:
     def window_where(self) -> str:
         """Return a ``WHERE`` condition selecting ``[start, end)`` of the window column.
 
-        Bind it with ``params=[start, end]`` in `qbpa_assets.lib.filwriter.write_fil`.
+        Bind it with ``params=[start, end]`` in `qbpa_assets.lib.warehouse.filwriter.write_fil`.
 
         Raises:
             MappingError: The layout has no ``window_column``.

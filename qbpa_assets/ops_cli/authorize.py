@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from qbpa_assets.lib.qbo import oauth
-from qbpa_assets.lib.qbo.errors import QboError
-from qbpa_assets.lib.qbo.settings import QboSettings
-from qbpa_assets.lib.qbo.tokens import TokenStore
+from qbpa_assets.lib.quickbooks import oauth
+from qbpa_assets.lib.quickbooks.errors import QboError
+from qbpa_assets.lib.quickbooks.settings import QboSettings
+from qbpa_assets.lib.quickbooks.tokens import TokenStore
 
 DEFAULT_PORT = 8765
 CALLBACK_PATH = "/callback"

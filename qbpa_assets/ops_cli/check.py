@@ -163,8 +163,8 @@ class _Checks:
 
     def quickbooks(self) -> None:
         """Variables, token refresh, company, minor version, custom transaction numbers."""
-        from qbpa_assets.lib.qbo.errors import QboConfigError
-        from qbpa_assets.lib.qbo.settings import TOKEN_STORE_FILE, QboSettings
+        from qbpa_assets.lib.quickbooks.errors import QboConfigError
+        from qbpa_assets.lib.quickbooks.settings import TOKEN_STORE_FILE, QboSettings
 
         system = _TITLES["quickbooks"]
         later = ("token refresh", "company", "minor version", "custom transaction numbers")
@@ -209,14 +209,14 @@ class _Checks:
         self._company(settings)
 
     def _token_refresh(self, settings) -> bool:
-        from qbpa_assets.lib.qbo import oauth
-        from qbpa_assets.lib.qbo.errors import (
+        from qbpa_assets.lib.quickbooks import oauth
+        from qbpa_assets.lib.quickbooks.errors import (
             QboAuthError,
             QboConfigError,
             QboConnectionError,
             QboError,
         )
-        from qbpa_assets.lib.qbo.tokens import TokenManager, TokenStore
+        from qbpa_assets.lib.quickbooks.tokens import TokenManager, TokenStore
 
         system = _TITLES["quickbooks"]
         store = TokenStore(settings.token_store_path)
@@ -288,8 +288,8 @@ class _Checks:
         return True
 
     def _company(self, settings) -> None:
-        from qbpa_assets.lib.qbo.client import QboClient
-        from qbpa_assets.lib.qbo.errors import QboError
+        from qbpa_assets.lib.quickbooks.client import QboClient
+        from qbpa_assets.lib.quickbooks.errors import QboError
 
         system = _TITLES["quickbooks"]
         try:
@@ -339,7 +339,7 @@ class _Checks:
 
     def ftp(self) -> None:
         """Configuration, host key (SFTP), login, ``latest<account>`` writable."""
-        from qbpa_assets.lib.transfers import (
+        from qbpa_assets.lib.inventiv.ftp import (
             TransferAuthError,
             TransferError,
             TransferHostKeyError,
@@ -485,7 +485,7 @@ class _Checks:
 
     def database(self) -> None:
         """Connection, then each order query of the mapping with an empty window."""
-        from qbpa_assets.lib.inventiv_db import InventivDb, InventivDbError
+        from qbpa_assets.lib.inventiv.db import InventivDb, InventivDbError
         from qbpa_assets.lib.orders import (
             LINE_COLUMNS,
             ORDER_COLUMNS,
@@ -656,8 +656,8 @@ def _empty_staged_schema():
     """
     import duckdb
 
-    from qbpa_assets.lib import staging
     from qbpa_assets.lib.orders import ensure_tables
+    from qbpa_assets.lib.warehouse import staging
 
     con = duckdb.connect(":memory:")
     staging.create_raw_tables(con)
@@ -683,7 +683,7 @@ def _open_warehouse(data_dir: Path):
 
 
 def _has_table(con, qualified: str) -> bool:
-    from qbpa_assets.lib.staging import existing_tables
+    from qbpa_assets.lib.warehouse.staging import existing_tables
 
     schema, _, table = qualified.rpartition(".")
     return table in existing_tables(con, schema or "main")

@@ -26,8 +26,8 @@ from qbpa_assets.defs.quickbooks.assets import (
     quickbooks_invoices,
     quickbooks_items,
 )
-from qbpa_assets.resources.inventiv_ftp import InventivFtpResource
-from qbpa_assets.resources.warehouse import QbpaSettings
+from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
+from qbpa_assets.defs.resources.warehouse import QbpaSettings
 from qbpa_assets_tests.fixtures.stack import quickbooks_resource
 
 MASTER = [

@@ -117,7 +117,7 @@ def test_deleted_invoice_becomes_a_tombstone(fresh_emulator, warehouse, data_dir
 
 
 def test_missing_configuration_names_the_variable(warehouse, data_dir):
-    from qbpa_assets.resources.quickbooks import QuickBooksResource
+    from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
 
     resources = {
         "quickbooks": QuickBooksResource(
@@ -139,8 +139,8 @@ def test_two_overlapping_runs_on_one_duckdb_file_both_succeed(qbo_emulator, data
         import sys
         import dagster as dg
         from qbpa_assets.defs.quickbooks.assets import quickbooks_customers, quickbooks_items
-        from qbpa_assets.resources.quickbooks import QuickBooksResource
-        from qbpa_assets.resources.warehouse import WarehouseResource
+        from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
+        from qbpa_assets.defs.resources.warehouse import WarehouseResource
         (client_id, secret, realm, token, discovery, base, ca, data_dir, store) = sys.argv[1:]
         qbo = QuickBooksResource(client_id=client_id, client_secret=secret, realm_id=realm,
             refresh_token=token, environment=discovery, api_base_url=base, ca_bundle=ca,

@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from qbpa_assets.lib import staging
 from qbpa_assets.lib.mappings import DEFAULT_MAPPINGS_DIR, MappingError, load_layout
-from qbpa_assets_tests.lib.test_staging import DAY1, build_raw
+from qbpa_assets.lib.warehouse import staging
+from qbpa_assets_tests.lib.warehouse.test_staging import DAY1, build_raw
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from qbpa_assets.lib.qbo.client import QboClient
-from qbpa_assets.lib.qbo.settings import QboSettings
-from qbpa_assets.lib.qbo.tokens import TokenStore
+from qbpa_assets.lib.quickbooks.client import QboClient
+from qbpa_assets.lib.quickbooks.settings import QboSettings
+from qbpa_assets.lib.quickbooks.tokens import TokenStore
 
 
 def start_authorize(emu, data_dir: Path, *extra: str) -> subprocess.Popen:

@@ -298,7 +298,7 @@ def test_mappings_compile_against_a_built_warehouse(monkeypatch, capsys, tmp_pat
     """With staged tables built, layouts compile against them (a dropped column is caught)."""
     import duckdb
 
-    from qbpa_assets.lib import staging
+    from qbpa_assets.lib.warehouse import staging
 
     con = duckdb.connect(str(tmp_path / "qbpa.duckdb"))
     staging.create_raw_tables(con)

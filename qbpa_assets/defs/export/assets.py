@@ -7,12 +7,12 @@ from pathlib import Path
 import dagster as dg
 
 from qbpa_assets.defs.partitions import invoice_daily_partitions
-from qbpa_assets.lib import staging
-from qbpa_assets.lib.filwriter import FilResult, write_fil
+from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
+from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
 from qbpa_assets.lib.mappings import Layout, load_layout
 from qbpa_assets.lib.markdown import query_preview, records_table
-from qbpa_assets.resources.inventiv_ftp import InventivFtpResource
-from qbpa_assets.resources.warehouse import QbpaSettings, WarehouseResource
+from qbpa_assets.lib.warehouse import staging
+from qbpa_assets.lib.warehouse.filwriter import FilResult, write_fil
 
 STAGING_TABLES = {
     "customers": "staging.customers",

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from qbpa_assets.lib import staging
+from qbpa_assets.defs.resources.warehouse import WarehouseResource
 from qbpa_assets.lib.markdown import markdown_table
-from qbpa_assets.resources.warehouse import WarehouseResource
+from qbpa_assets.lib.warehouse import staging
 
 
 def _duplicate_ids(warehouse: WarehouseResource, table: str) -> dg.AssetCheckResult:

@@ -3,11 +3,12 @@
 import dagster as dg
 
 from qbpa_assets.defs.partitions import order_daily_partitions
-from qbpa_assets.lib import orders, staging
+from qbpa_assets.defs.resources.inventiv_db import InventivDbResource
+from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
+from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
+from qbpa_assets.lib import orders
 from qbpa_assets.lib.markdown import markdown_table
-from qbpa_assets.resources.inventiv_db import InventivDbResource
-from qbpa_assets.resources.quickbooks import QuickBooksResource
-from qbpa_assets.resources.warehouse import QbpaSettings, WarehouseResource
+from qbpa_assets.lib.warehouse import staging
 
 SALES_ORDERS = dg.AssetKey(["quickbooks", "sales_orders"])
 REJECTS_CHECK = "no_rejected_orders"

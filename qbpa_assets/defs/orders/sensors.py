@@ -10,7 +10,7 @@ import dagster as dg
 
 from qbpa_assets.defs.orders.assets import sales_order_import_job
 from qbpa_assets.defs.partitions import order_daily_partitions
-from qbpa_assets.resources.inventiv_db import InventivDbResource
+from qbpa_assets.defs.resources.inventiv_db import InventivDbResource
 
 SENSOR_INTERVAL_SECONDS = int(os.environ.get("QBPA_ORDER_SENSOR_INTERVAL", "60"))
 MAX_ORDERS_PER_TICK = 1000

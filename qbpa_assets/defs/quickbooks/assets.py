@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from qbpa_assets.defs.partitions import invoice_daily_partitions
-from qbpa_assets.lib import raw
+from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
+from qbpa_assets.defs.resources.warehouse import WarehouseResource
 from qbpa_assets.lib.markdown import query_preview
-from qbpa_assets.resources.quickbooks import QuickBooksResource
-from qbpa_assets.resources.warehouse import WarehouseResource
+from qbpa_assets.lib.warehouse import raw
 
 # CDC reaches back 30 days; keep a margin so a window at the edge is not refused.
 CDC_REACH = timedelta(days=29, hours=23)

@@ -8,7 +8,7 @@ import time
 import duckdb
 import pytest
 
-from qbpa_assets.resources.warehouse import WarehouseResource
+from qbpa_assets.defs.resources.warehouse import WarehouseResource
 
 
 def test_connection_uses_the_partitions_time_zone_and_memory_cap(tmp_path):

@@ -8,10 +8,16 @@ import time
 
 import pytest
 
-from qbpa_assets.lib.qbo.client import _parse_xml_fault
-from qbpa_assets.lib.qbo.errors import QboAuthError, QboConfigError, QboFault
-from qbpa_assets.lib.qbo.settings import QboSettings
-from qbpa_assets.lib.qbo.tokens import TokenGrant, TokenManager, TokenState, TokenStore, hash_token
+from qbpa_assets.lib.quickbooks.client import _parse_xml_fault
+from qbpa_assets.lib.quickbooks.errors import QboAuthError, QboConfigError, QboFault
+from qbpa_assets.lib.quickbooks.settings import QboSettings
+from qbpa_assets.lib.quickbooks.tokens import (
+    TokenGrant,
+    TokenManager,
+    TokenState,
+    TokenStore,
+    hash_token,
+)
 
 
 class FakeRefresher:

@@ -10,7 +10,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from qbpa_assets.lib.inventiv_db import InventivDb, InventivDbError
+from qbpa_assets.lib.inventiv.db import InventivDb, InventivDbError
 from qbpa_assets.lib.orders import OrderMapping, load_order_mapping
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from qbpa_assets.lib.transfers import UploadResult, open_transfer, remote_folder
+from qbpa_assets.lib.inventiv.ftp import UploadResult, open_transfer, remote_folder
 
 
 class InventivFtpResource(dg.ConfigurableResource):
     """Where PocketAdvantage picks up its nightly files.
 
-    Wraps `qbpa_assets.lib.transfers`: SFTP (strict host keys), FTP/FTPS or a local folder,
+    Wraps `qbpa_assets.lib.inventiv.ftp`: SFTP (strict host keys), FTP/FTPS or a local folder,
     atomic temp-name-then-rename uploads, retries with backoff on transient errors and none on
     authentication failures. Files land in ``<url folder>/latest<account_id>/``.
     """
@@ -82,7 +82,7 @@ class InventivFtpResource(dg.ConfigurableResource):
 
         Raises:
             ValueError: Missing or invalid configuration (names the variable).
-            qbpa_assets.lib.transfers.TransferError: The transfer failed (auth, host key, …).
+            qbpa_assets.lib.inventiv.ftp.TransferError: The transfer failed (auth, host key, …).
         """
         _url, folder = self._settings()
         with self._open() as transfer:

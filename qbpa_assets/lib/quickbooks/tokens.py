@@ -31,7 +31,7 @@ from typing import Any
 
 import filelock
 
-from qbpa_assets.lib.qbo.errors import QboAuthError, QboConfigError, QboError
+from qbpa_assets.lib.quickbooks.errors import QboAuthError, QboConfigError, QboError
 
 STORE_VERSION = 1
 # An access token is considered expired this many seconds before Intuit would reject it, so a

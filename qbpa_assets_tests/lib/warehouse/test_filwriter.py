@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from qbpa_assets.lib import staging
-from qbpa_assets.lib.filwriter import write_fil
 from qbpa_assets.lib.mappings import DEFAULT_MAPPINGS_DIR, MappingError, load_layout
-from qbpa_assets_tests.lib.test_staging import DAY1, DAY2, build_raw, status_invoices
+from qbpa_assets.lib.warehouse import staging
+from qbpa_assets.lib.warehouse.filwriter import write_fil
+from qbpa_assets_tests.lib.warehouse.test_staging import DAY1, DAY2, build_raw, status_invoices
 
 
 @pytest.fixture
@@ -204,7 +204,7 @@ def test_date_and_timestamp_formats_option(con, tmp_path):
     assert row["INVOICE_DATE"] == "2024-02-28" and row["LAST_MODIFIED"] == "2024-03-01 10:00:00"
 
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "mappings.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "mappings.md"
 
 
 def _docs_example() -> str:

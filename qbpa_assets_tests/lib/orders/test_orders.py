@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from qbpa_assets.lib import orders
-from qbpa_assets.lib.inventiv_db import InventivDb
+from qbpa_assets.lib.inventiv.db import InventivDb
 from qbpa_assets.lib.orders import (
     LedgerRow,
     OrderMappingError,

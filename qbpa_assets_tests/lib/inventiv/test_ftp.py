@@ -12,7 +12,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from qbpa_assets.lib.transfers import (
+from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
+from qbpa_assets.lib.inventiv.ftp import (
     TransferAuthError,
     TransferCertificateError,
     TransferError,
@@ -20,7 +21,6 @@ from qbpa_assets.lib.transfers import (
     open_transfer,
     remote_folder,
 )
-from qbpa_assets.resources.inventiv_ftp import InventivFtpResource
 from qbpa_assets_tests.fixtures.servers import start_sftp_server
 
 

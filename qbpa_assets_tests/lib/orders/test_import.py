@@ -20,7 +20,7 @@ import pytest
 
 from qbpa_assets.lib import orders
 from qbpa_assets.lib.orders import OrderMappingError, load_order_mapping
-from qbpa_assets.lib.qbo.client import QboClient
+from qbpa_assets.lib.quickbooks.client import QboClient
 from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder
 from qbpa_assets_tests.fixtures.odbc import InventivTestDb, stage_company
 from qbpa_assets_tests.fixtures.stack import qbo_settings

@@ -17,9 +17,9 @@ from intuitlib.client import AuthClient
 from intuitlib.config import DISCOVERY_URL
 from intuitlib.exceptions import AuthClientError
 
-from qbpa_assets.lib.qbo.errors import QboAuthError, QboConnectionError, QboError
-from qbpa_assets.lib.qbo.settings import QboSettings
-from qbpa_assets.lib.qbo.tokens import REAUTHORIZE_HINT, TokenGrant
+from qbpa_assets.lib.quickbooks.errors import QboAuthError, QboConnectionError, QboError
+from qbpa_assets.lib.quickbooks.settings import QboSettings
+from qbpa_assets.lib.quickbooks.tokens import REAUTHORIZE_HINT, TokenGrant
 
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 if TYPE_CHECKING:  # pragma: no cover
-    from qbpa_assets.lib.inventiv_db import InventivDb
+    from qbpa_assets.lib.inventiv.db import InventivDb
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from qbpa_assets.lib import staging
+from qbpa_assets.lib.warehouse import staging
 
 DAY1 = datetime(2024, 3, 1, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)

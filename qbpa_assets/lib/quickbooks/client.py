@@ -32,16 +32,16 @@ from urllib.parse import quote
 import requests
 from quickbooks.client import QuickBooks
 
-from qbpa_assets.lib.qbo import oauth
-from qbpa_assets.lib.qbo.errors import (
+from qbpa_assets.lib.quickbooks import oauth
+from qbpa_assets.lib.quickbooks.errors import (
     QboAuthError,
     QboConnectionError,
     QboError,
     QboFault,
     QboRetriesExhausted,
 )
-from qbpa_assets.lib.qbo.settings import MAX_CONCURRENCY_LIMIT, QboSettings
-from qbpa_assets.lib.qbo.tokens import TokenGrant, TokenManager, TokenStore
+from qbpa_assets.lib.quickbooks.settings import MAX_CONCURRENCY_LIMIT, QboSettings
+from qbpa_assets.lib.quickbooks.tokens import TokenGrant, TokenManager, TokenStore
 
 # Stay a little under QuickBooks' per-company limits (500 requests/min, 40 batch requests/min)
 # so that another tool on the same company does not push us over.

@@ -9,13 +9,13 @@ from importlib import resources
 
 import pytest
 
-from qbpa_assets.lib.inventiv_db import (
+from qbpa_assets.defs.resources.inventiv_db import InventivDbResource
+from qbpa_assets.lib.inventiv.db import (
     InventivDb,
     InventivDbError,
     mask_connection_string,
     odbc_brace,
 )
-from qbpa_assets.resources.inventiv_db import InventivDbResource
 from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder, sqlite_connection_string
 
 T0 = datetime(2026, 11, 20, 10, 0, 0)

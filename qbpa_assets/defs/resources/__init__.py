@@ -11,10 +11,10 @@ import os
 
 import dagster as dg
 
-from qbpa_assets.resources.inventiv_db import InventivDbResource
-from qbpa_assets.resources.inventiv_ftp import InventivFtpResource
-from qbpa_assets.resources.quickbooks import QuickBooksResource
-from qbpa_assets.resources.warehouse import QbpaSettings, WarehouseResource
+from qbpa_assets.defs.resources.inventiv_db import InventivDbResource
+from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
+from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
+from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
 
 
 def _optional(name: str) -> dg.EnvVar | None:

@@ -11,9 +11,9 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from qbpa_assets.lib.qbo.client import QboClient
-from qbpa_assets.lib.qbo.errors import QboConfigError
-from qbpa_assets.lib.qbo.settings import ENV_VARS, TOKEN_STORE_FILE, QboSettings
+from qbpa_assets.lib.quickbooks.client import QboClient
+from qbpa_assets.lib.quickbooks.errors import QboConfigError
+from qbpa_assets.lib.quickbooks.settings import ENV_VARS, TOKEN_STORE_FILE, QboSettings
 
 
 class QuickBooksResource(dg.ConfigurableResource):

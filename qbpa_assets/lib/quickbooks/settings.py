@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qbpa_assets.lib.qbo.errors import QboConfigError
+from qbpa_assets.lib.quickbooks.errors import QboConfigError
 
 PRODUCTION_API_BASE_URL = "https://quickbooks.api.intuit.com/v3"
 SANDBOX_API_BASE_URL = "https://sandbox-quickbooks.api.intuit.com/v3"

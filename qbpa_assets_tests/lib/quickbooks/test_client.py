@@ -17,16 +17,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from qbpa_assets.lib.qbo.client import QboClient, _SlidingWindow
-from qbpa_assets.lib.qbo.errors import (
+from qbpa_assets.lib.quickbooks.client import QboClient, _SlidingWindow
+from qbpa_assets.lib.quickbooks.errors import (
     QboAuthError,
     QboConfigError,
     QboConnectionError,
     QboFault,
     QboRetriesExhausted,
 )
-from qbpa_assets.lib.qbo.settings import QboSettings
-from qbpa_assets.lib.qbo.tokens import TokenStore
+from qbpa_assets.lib.quickbooks.settings import QboSettings
+from qbpa_assets.lib.quickbooks.tokens import TokenStore
 from qbpa_assets_tests.fixtures.stack import emulator_credentials
 
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05}
@@ -135,8 +135,8 @@ def test_401_refreshes_once_and_retries(fresh_emulator, tmp_path):
 
 _CHILD = r"""
 import json, os, sys, time
-from qbpa_assets.lib.qbo.client import QboClient, _SlidingWindow
-from qbpa_assets.lib.qbo.settings import QboSettings
+from qbpa_assets.lib.quickbooks.client import QboClient, _SlidingWindow
+from qbpa_assets.lib.quickbooks.settings import QboSettings
 start_at = float(sys.argv[1])
 settings = QboSettings.from_env()
 client = QboClient(settings, backoff_base=0.01, backoff_cap=0.05)
@@ -330,7 +330,7 @@ def test_resource_builds_a_working_client(qbo_emulator, tmp_path):
 
 
 def test_resource_names_missing_variable_only_when_used(monkeypatch):
-    from qbpa_assets.resources.quickbooks import QuickBooksResource
+    from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
 
     for var in ("QBO_CLIENT_ID", "QBO_CLIENT_SECRET", "QBO_REALM_ID"):
         monkeypatch.delenv(var, raising=False)
