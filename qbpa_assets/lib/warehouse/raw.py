@@ -15,7 +15,15 @@ from pathlib import Path
 import duckdb
 
 # QuickBooks entity name -> raw table. Entity names are never user input: they come from here.
-LIST_TABLES = {"Customer": "quickbooks.customers", "Item": "quickbooks.items"}
+# quickbooks.employees holds the raw rows of the sales-rep source: Employees, or Classes when
+# QBPA_SALES_REP_SOURCE=class (lib/master_data/rep_source.py).
+LIST_TABLES = {
+    "Customer": "quickbooks.customers",
+    "Item": "quickbooks.items",
+    "Vendor": "quickbooks.vendors",
+    "Employee": "quickbooks.employees",
+    "Class": "quickbooks.employees",
+}
 INVOICE_TABLE = "quickbooks.invoices"
 
 _ENVELOPE = """
