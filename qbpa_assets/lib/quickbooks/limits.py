@@ -15,4 +15,6 @@ CDC_MAX_OBJECTS = 1000
 DOC_NUMBER_MAX = 21  # characters of a transaction's DocNumber
 PRIVATE_NOTE_MAX = 4000
 LINE_DESCRIPTION_MAX = 4000
+CUSTOMER_MEMO_MAX = 1000  # characters of CustomerMemo (printed on the document)
+AMOUNT_DIGITS_BEFORE_POINT = 10  # amounts, prices, quantities: at most 15 digits, 10.5 format
 THROTTLE_MIN_BACKOFF_SECONDS = 90  # a 429 window lasts up to a minute: keep trying at least this long
