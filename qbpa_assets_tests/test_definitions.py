@@ -195,3 +195,28 @@ print("sensor |", inventiv_new_orders_sensor(ctx).skip_reason.skip_message)
     assert "INVENTIV_DB_CONNECTION" in lines[1]
     assert "INVENTIV_FTP_URL" in lines[2] and "INVENTIV_ACCOUNT_ID" in lines[2]
     assert "INVENTIV_DB_CONNECTION" in lines[3]
+
+
+def test_a_bad_value_keeps_the_code_location_up_and_fails_the_run_naming_it(tmp_path):
+    """QBPA_TIMEZONE / QBPA_PARTITION_START garbage: definitions load, runs fail naming them."""
+    code = """
+from qbpa_assets.definitions import defs
+d = defs()
+job = d.resolve_job_def("nightly_invoice_job")
+print("loaded", job.partitions_def.timezone, job.partitions_def.get_first_partition_key())
+print("schedules", sorted(s.name for s in d.schedules))
+result = d.resolve_job_def("nightly_master_data_job").execute_in_process(raise_on_error=False)
+print("success", result.success)
+errors = [e.message for e in result.all_events if e.is_failure and e.message]
+errors += [str(e.event_specific_data.error) for e in result.all_events
+           if e.is_failure and getattr(e.event_specific_data, "error", None)]
+print("errors", " ".join(errors).replace(chr(10), " "))
+"""
+    bad = {"QBPA_TIMEZONE": "Nowhere/Bogus", "QBPA_PARTITION_START": "garbage"}
+    out = _python(code, tmp_path, QBPA_DATA_DIR=str(tmp_path), **bad)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in out.stdout.strip().splitlines())
+    assert lines["loaded"] == "UTC 2026-01-01"  # the declared defaults, until it is fixed
+    assert "nightly_invoice_schedule" in lines["schedules"]
+    assert lines["success"] == "False"
+    assert "QBPA_TIMEZONE" in lines["errors"] and "IANA time zone" in lines["errors"]

@@ -11,6 +11,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from qbpa_assets import config
+
 DATABASE_FILE = "qbpa.duckdb"
 
 
@@ -24,10 +26,24 @@ class WarehouseResource(dg.ConfigurableResource):
 
     data_dir: str = "./var"
     timezone: str = "UTC"
+    # The partitions are built at import from QBPA_PARTITION_START / QBPA_TIMEZONE, falling
+    # back to the defaults on a bad value; the warehouse re-checks both when a run starts so
+    # that such a run fails naming the variable instead of running on the wrong windows.
+    partition_start: str = "2026-01-01"
     # DuckDB's buffer pool cap, e.g. "512MB" (default: DuckDB's 80 % of RAM). Lower it on a
     # small machine: the 1,000,000-line export then trades some speed for memory.
     memory_limit: str | None = None
     lock_timeout_seconds: float = 600.0
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Fail the run, naming the variable and its allowed values, on a bad setting."""
+        config.check_values(
+            {
+                "QBPA_TIMEZONE": self.timezone,
+                "QBPA_PARTITION_START": self.partition_start,
+                "QBPA_DUCKDB_MEMORY_LIMIT": self.memory_limit,
+            }
+        )
 
     @property
     def root(self) -> Path:
@@ -88,6 +104,16 @@ class QbpaSettings(dg.ConfigurableResource):
 
     mappings_dir: str | None = None
     sales_order_entity: str = "Estimate"
+    sales_rep_source: str = "employee"
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Fail the run, naming the variable and its allowed values, on a bad setting."""
+        config.check_values(
+            {
+                "QBO_SALES_ORDER_ENTITY": self.sales_order_entity,
+                "QBPA_SALES_REP_SOURCE": self.sales_rep_source,
+            }
+        )
 
     @property
     def mappings_path(self) -> Path | None:

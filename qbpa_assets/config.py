@@ -1,0 +1,460 @@
+"""Every environment variable qbpa reads, declared once.
+
+Each :class:`Variable` says its name, type, whether it is secret, its default, what it means
+and which values it allows (a validator). The declarations are used by
+
+* ``defs/resources`` — the resources are built from them (secrets through ``dg.EnvVar``);
+* ``defs/partitions`` — which falls back to a default instead of raising at import, so a bad
+  value never takes the code location down (the runs then fail, see :func:`check_values`);
+* ``qbpa check`` — which reports every invalid value with its allowed values;
+* the demo, and the README's *Configuration* table (a test keeps both equal).
+
+This module imports neither Dagster nor the rest of qbpa, so anything may use it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+README_SECTION = "the Configuration section of README.md"
+
+
+class ConfigError(ValueError):
+    """A variable holds a value qbpa cannot use.
+
+    Attributes:
+        variable: The variable's name.
+        allowed: What the variable accepts, in words.
+    """
+
+    def __init__(self, variable: str, message: str, allowed: str = "") -> None:
+        super().__init__(message)
+        self.variable = variable
+        self.allowed = allowed
+
+
+# ----------------------------------------------------------------------------- validators
+# Each takes the raw (stripped, non-empty) text and returns the parsed value or raises
+# ValueError with a short reason.
+
+
+def _integer(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _time_zone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{text!r} is not a known time zone") from exc
+    return text
+
+
+def _iso_date(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date") from None
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        parts = urlsplit(text)
+        if parts.scheme.lower() not in schemes:
+            raise ValueError(f"the scheme must be one of {', '.join(s + '://' for s in schemes)}")
+        if parts.scheme.lower() != "file" and not parts.hostname:
+            raise ValueError("the URL names no host")
+        return text
+
+    return parse
+
+
+def _qbo_environment(text: str) -> str:
+    if text.lower() in {"production", "prod", "sandbox", "sand"} or text.startswith("https://"):
+        return text
+    raise ValueError(f"{text!r} is neither production, sandbox nor an https:// URL")
+
+
+_SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)$", re.IGNORECASE)
+
+
+def _memory_size(text: str) -> str:
+    if not _SIZE.match(text):
+        raise ValueError(f"{text!r} is not a size such as 512MB or 2GB")
+    return text
+
+
+SALES_REP_SOURCES = ("employee", "custom_field:<name>", "class")
+
+
+def _sales_rep_source(text: str) -> str:
+    if text in {"employee", "class"}:
+        return text
+    if text.startswith("custom_field:") and text.split(":", 1)[1].strip():
+        return text
+    raise ValueError(f"{text!r} is not one of {', '.join(SALES_REP_SOURCES)}")
+
+
+# ----------------------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable.
+
+    Attributes:
+        name: The variable, e.g. ``QBPA_TIMEZONE``.
+        meaning: One line for the README table and ``qbpa check``.
+        system: Which part of qbpa reads it: ``quickbooks``, ``ftp``, ``database``, ``orders``,
+            ``mappings``, ``warehouse`` or ``alerts`` (``qbpa check`` groups by it).
+        default: The value used when unset (None: no value; the feature is off or the resource
+            names the variable when it is needed).
+        secret: Never printed, logged or shown in the UI; passed through ``dg.EnvVar``.
+        allowed: The values it accepts, in words (shown with every error).
+        parse: Validator returning the typed value; raises ValueError on a bad value.
+        fields: ``(resource key, field)`` pairs the value is given to.
+    """
+
+    name: str
+    meaning: str
+    system: str
+    default: str | None = None
+    secret: bool = False
+    allowed: str = "any text"
+    parse: Callable[[str], object] = str
+    fields: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_int(self) -> bool:
+        """Whether the value is an integer (given to resources through ``EnvVar.int``)."""
+        return "integer" in self.allowed
+
+    def read(self, env: Mapping[str, str] | None = None) -> str | None:
+        """The raw value (stripped), or None when unset or blank."""
+        env = os.environ if env is None else env
+        return (env.get(self.name) or "").strip() or None
+
+    def value(self, env: Mapping[str, str] | None = None) -> object:
+        """The parsed value, or the parsed default when unset.
+
+        Raises:
+            ConfigError: The value is set but not allowed; names the variable and the allowed
+                values (never the value of a secret).
+        """
+        raw = self.read(env)
+        if raw is None:
+            return None if self.default is None else self.parse(self.default)
+        return self.check(raw)
+
+    def check(self, raw: object) -> object:
+        """Parse ``raw`` (a value a resource was given), raising :class:`ConfigError`."""
+        text = str(raw).strip()
+        try:
+            return self.parse(text)
+        except ValueError as exc:
+            reason = "the value is not allowed" if self.secret else str(exc)
+            raise ConfigError(
+                self.name,
+                f"{self.name} is invalid: {reason}. Allowed: {self.allowed} (see {README_SECTION})",
+                self.allowed,
+            ) from None
+
+
+_Q, _F, _D, _W = "quickbooks", "ftp", "database", "warehouse"
+_INT = "an integer"
+
+VARIABLES: tuple[Variable, ...] = (
+    # QuickBooks Online
+    Variable("QBO_CLIENT_ID", "Intuit app client id", _Q, fields=((_Q, "client_id"),)),
+    Variable(
+        "QBO_CLIENT_SECRET",
+        "Intuit app client secret",
+        _Q,
+        secret=True,
+        fields=((_Q, "client_secret"),),
+    ),
+    Variable(
+        "QBO_REALM_ID",
+        "QuickBooks company id (`qbpa authorize` prints it)",
+        _Q,
+        fields=((_Q, "realm_id"),),
+    ),
+    Variable(
+        "QBO_REFRESH_TOKEN",
+        "seeds the token store; afterwards the store is the source of truth",
+        _Q,
+        secret=True,
+        fields=((_Q, "refresh_token"),),
+    ),
+    Variable(
+        "QBO_ENVIRONMENT",
+        "which Intuit OAuth endpoints to use",
+        _Q,
+        default="production",
+        allowed="`production`, `sandbox`, or an https:// OpenID discovery-document URL",
+        parse=_qbo_environment,
+        fields=((_Q, "environment"),),
+    ),
+    Variable(
+        "QBO_API_BASE_URL",
+        "optional override of the v3 API base",
+        _Q,
+        allowed="an https:// URL such as `https://host:port/v3`",
+        parse=_url("https"),
+        fields=((_Q, "api_base_url"),),
+    ),
+    Variable(
+        "QBO_CA_BUNDLE",
+        "optional CA file to trust for the QuickBooks and OAuth endpoints",
+        _Q,
+        allowed="a PEM file",
+        fields=((_Q, "ca_bundle"),),
+    ),
+    Variable(
+        "QBO_MINOR_VERSION",
+        "QuickBooks API minor version",
+        _Q,
+        default="75",
+        allowed=f"{_INT} (75 or more is served)",
+        parse=_integer(1, 999),
+        fields=((_Q, "minor_version"),),
+    ),
+    Variable(
+        "QBO_SALES_ORDER_ENTITY",
+        "what an order becomes in QuickBooks — the only place this is set",
+        "orders",
+        default="Estimate",
+        allowed="`Estimate`, `Invoice` or `SalesReceipt`",
+        parse=_one_of("Estimate", "Invoice", "SalesReceipt"),
+        fields=(("qbpa", "sales_order_entity"),),
+    ),
+    Variable(
+        "QBPA_SALES_REP_SOURCE",
+        "where sales reps come from (QuickBooks has no sales-rep list)",
+        "orders",
+        default="employee",
+        allowed="`employee`, `custom_field:<name>` (a transaction custom field, e.g. "
+        "`custom_field:Sales Rep`), or `class`",
+        parse=_sales_rep_source,
+        fields=(("qbpa", "sales_rep_source"),),
+    ),
+    # Inventiv FTP
+    Variable(
+        "INVENTIV_FTP_URL",
+        "where PocketAdvantage picks up its files",
+        _F,
+        allowed="`sftp://user@host:port/dir`, `ftp://…`, `ftps://…`, or `file:///dir`",
+        parse=_url("sftp", "ftp", "ftps", "file"),
+        fields=(("inventiv_ftp", "url"),),
+    ),
+    Variable(
+        "INVENTIV_FTP_PASSWORD",
+        "FTP password (and/or a key file)",
+        _F,
+        secret=True,
+        fields=(("inventiv_ftp", "password"),),
+    ),
+    Variable(
+        "INVENTIV_FTP_KEY_FILE",
+        "SFTP private key file",
+        _F,
+        allowed="a file path",
+        fields=(("inventiv_ftp", "key_file"),),
+    ),
+    Variable(
+        "INVENTIV_FTP_KNOWN_HOSTS",
+        "known_hosts file; an SFTP host not in it is refused (default `~/.ssh/known_hosts`)",
+        _F,
+        allowed="a file path",
+        fields=(("inventiv_ftp", "known_hosts"),),
+    ),
+    Variable(
+        "INVENTIV_FTP_CA_FILE",
+        "optional CA file an `ftps://` server's certificate is checked against "
+        "(default: the system store)",
+        _F,
+        allowed="a PEM file",
+        fields=(("inventiv_ftp", "ca_file"),),
+    ),
+    Variable(
+        "INVENTIV_ACCOUNT_ID",
+        "the `<cust_id>` in `latest<cust_id>`",
+        _F,
+        fields=(("inventiv_ftp", "account_id"),),
+    ),
+    # Inventiv database
+    Variable(
+        "INVENTIV_DB_CONNECTION",
+        "ODBC connection string of the Inventiv database, without the password",
+        _D,
+        allowed="an ODBC connection string such as `Driver={…};Server=…;Database=…;UID=…`",
+        fields=(("inventiv_db", "connection_string"),),
+    ),
+    Variable(
+        "INVENTIV_DB_PASSWORD",
+        "the database password, kept apart from the connection string",
+        _D,
+        secret=True,
+        fields=(("inventiv_db", "password"),),
+    ),
+    Variable(
+        "QBPA_ORDER_SENSOR_INTERVAL",
+        "seconds between new-order checks",
+        "orders",
+        default="60",
+        allowed=f"{_INT} from 1 to 86400",
+        parse=_integer(1, 86400),
+    ),
+    # Local data, mappings, partitions
+    Variable(
+        "QBPA_DATA_DIR",
+        "DuckDB file, token store, local export copies",
+        _W,
+        default="./var",
+        allowed="a folder path",
+        fields=((_Q, "data_dir"), (_W, "data_dir")),
+    ),
+    Variable(
+        "QBPA_MAPPINGS_DIR",
+        "optional folder of mapping overrides",
+        "mappings",
+        allowed="a folder path",
+        fields=(("inventiv_db", "mappings_dir"), ("qbpa", "mappings_dir")),
+    ),
+    Variable(
+        "QBPA_PARTITION_START",
+        "first daily partition",
+        _W,
+        default="2026-01-01",
+        allowed="a date `YYYY-MM-DD`",
+        parse=_iso_date,
+        fields=((_W, "partition_start"),),
+    ),
+    Variable(
+        "QBPA_TIMEZONE",
+        "time zone of the partition windows and the schedules",
+        _W,
+        default="UTC",
+        allowed="an IANA time zone name such as `UTC` or `America/New_York`",
+        parse=_time_zone,
+        fields=((_W, "timezone"),),
+    ),
+    Variable(
+        "QBPA_DUCKDB_MEMORY_LIMIT",
+        "optional cap on DuckDB's memory (default: 80 % of RAM)",
+        _W,
+        allowed="a size such as `512MB` or `2GB`",
+        parse=_memory_size,
+        fields=((_W, "memory_limit"),),
+    ),
+    # Alerts
+    Variable(
+        "QBPA_ALERT_WEBHOOK_URL",
+        "webhook that receives alerts (Slack/Mattermost compatible JSON)",
+        "alerts",
+        secret=True,
+        allowed="an http(s):// URL",
+        parse=_url("http", "https"),
+    ),
+    Variable(
+        "QBPA_SMTP_URL",
+        "mail server and addresses for alerts",
+        "alerts",
+        allowed="`smtp://user@host:25?from=a@b&to=c@d`, `smtps://…` or `smtp+starttls://…`",
+        parse=_url("smtp", "smtps", "smtp+starttls"),
+    ),
+    Variable("QBPA_SMTP_PASSWORD", "password of the mail server", "alerts", secret=True),
+    Variable(
+        "QBPA_UI_BASE_URL",
+        "the address users open the UI at, for the links in alerts",
+        "alerts",
+        default="http://127.0.0.1:3000",
+        allowed="an http(s):// URL",
+        parse=_url("http", "https"),
+    ),
+)
+
+BY_NAME: dict[str, Variable] = {v.name: v for v in VARIABLES}
+SECRETS: tuple[str, ...] = tuple(v.name for v in VARIABLES if v.secret)
+
+
+def get(name: str) -> Variable:
+    """The declaration of ``name`` (KeyError for an undeclared variable)."""
+    return BY_NAME[name]
+
+
+def value(name: str, env: Mapping[str, str] | None = None) -> object:
+    """The parsed value of ``name`` (its default when unset); raises :class:`ConfigError`."""
+    return get(name).value(env)
+
+
+def value_or_default(name: str, env: Mapping[str, str] | None = None) -> object:
+    """Like :func:`value`, but a bad value gives the default instead of raising.
+
+    For code that runs at import (partitions, sensor intervals): the code location must load
+    whatever the environment holds. The run that reads the variable still fails (the
+    resources call :func:`check_values`), and ``qbpa check`` reports it.
+    """
+    variable = get(name)
+    try:
+        return variable.value(env)
+    except ConfigError:
+        return None if variable.default is None else variable.parse(variable.default)
+
+
+def problems(
+    env: Mapping[str, str] | None = None, names: Iterable[str] | None = None
+) -> list[ConfigError]:
+    """Every set variable (of ``names``, default all) whose value is not allowed."""
+    found = []
+    for variable in VARIABLES if names is None else [get(n) for n in names]:
+        try:
+            variable.value(env)
+        except ConfigError as exc:
+            found.append(exc)
+    return found
+
+
+def check_values(values: Mapping[str, object]) -> None:
+    """Check values a resource was given, by variable name; raise the first bad one.
+
+    Resources call this when a run starts (``setup_for_execution``), so a bad value fails the
+    run with the variable and its allowed values named, not the code location.
+    """
+    for name, raw in values.items():
+        if raw is not None and str(raw).strip():
+            get(name).check(raw)
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from the declarations."""
+    lines = [
+        "| variable | meaning | allowed values | default | secret |",
+        "|---|---|---|---|---|",
+    ]
+    for v in VARIABLES:
+        default = f"`{v.default}`" if v.default is not None else ""
+        secret = "yes" if v.secret else ""
+        lines.append(f"| `{v.name}` | {v.meaning} | {v.allowed} | {default} | {secret} |")
+    return "\n".join(lines)
