@@ -17,4 +17,5 @@ PRIVATE_NOTE_MAX = 4000
 LINE_DESCRIPTION_MAX = 4000
 CUSTOMER_MEMO_MAX = 1000  # characters of CustomerMemo (printed on the document)
 AMOUNT_DIGITS_BEFORE_POINT = 10  # amounts, prices, quantities: at most 15 digits, 10.5 format
-THROTTLE_MIN_BACKOFF_SECONDS = 90  # a 429 window lasts up to a minute: keep trying at least this long
+# A 429 window lasts up to a minute: keep backing off at least this long in total.
+THROTTLE_MIN_BACKOFF_SECONDS = 90

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qbpa_assets.lib.quickbooks.errors import QboConfigError
+from qbpa_assets.lib.quickbooks.limits import MAX_CONCURRENT_REQUESTS, THROTTLE_MIN_BACKOFF_SECONDS
 
 PRODUCTION_API_BASE_URL = "https://quickbooks.api.intuit.com/v3"
 SANDBOX_API_BASE_URL = "https://sandbox-quickbooks.api.intuit.com/v3"
 TOKEN_STORE_FILE = "qbo_tokens.json"
 
 # QuickBooks refuses more than 10 concurrent requests per company.
-MAX_CONCURRENCY_LIMIT = 10
+MAX_CONCURRENCY_LIMIT = MAX_CONCURRENT_REQUESTS
 
 # field name -> environment variable, used to name what is missing.
 ENV_VARS: dict[str, str] = {
@@ -47,7 +48,9 @@ class QboSettings:
         minor_version: QuickBooks API minor version.
         token_store_path: JSON token store (refresh/access token, realm).
         max_concurrency: Page requests in flight at once (capped at 10, the QBO limit).
-        max_retries: Retries of a throttled / failed request before giving up.
+        max_retries: Retries of a request failing with 5xx or a dropped connection.
+        throttle_budget: Seconds to keep backing off while QuickBooks throttles (429 / Fault
+            3001), at least; its throttle window lasts up to a minute.
         timeout: Read timeout of one request, seconds (connect timeout is shorter).
     """
 
@@ -62,6 +65,7 @@ class QboSettings:
     token_store_path: Path = field(default_factory=lambda: Path("./var") / TOKEN_STORE_FILE)
     max_concurrency: int = 4
     max_retries: int = 6
+    throttle_budget: float = THROTTLE_MIN_BACKOFF_SECONDS
     timeout: float = 60.0
 
     @classmethod

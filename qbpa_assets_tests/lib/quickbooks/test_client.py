@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from qbpa_assets.lib.quickbooks.client import QboClient, _SlidingWindow
+from qbpa_assets.lib.quickbooks.client import QboClient
 from qbpa_assets.lib.quickbooks.errors import (
     QboAuthError,
     QboConfigError,
@@ -25,6 +25,7 @@ from qbpa_assets.lib.quickbooks.errors import (
     QboFault,
     QboRetriesExhausted,
 )
+from qbpa_assets.lib.quickbooks.ratelimit import SlidingWindow
 from qbpa_assets.lib.quickbooks.settings import QboSettings
 from qbpa_assets.lib.quickbooks.tokens import TokenStore
 from qbpa_assets_tests.fixtures.stack import emulator_credentials
@@ -135,7 +136,7 @@ def test_401_refreshes_once_and_retries(fresh_emulator, tmp_path):
 
 _CHILD = r"""
 import json, os, sys, time
-from qbpa_assets.lib.quickbooks.client import QboClient, _SlidingWindow
+from qbpa_assets.lib.quickbooks.client import QboClient
 from qbpa_assets.lib.quickbooks.settings import QboSettings
 start_at = float(sys.argv[1])
 settings = QboSettings.from_env()
@@ -380,7 +381,7 @@ def test_fault_inside_a_200_is_an_error(qbo_emulator, tmp_path):
 
 
 def test_sliding_window_limits_rate():
-    window = _SlidingWindow(limit=3, period=0.3)
+    window = SlidingWindow(limit=3, period=0.3)
     started = time.monotonic()
     waits = [window.acquire() for _ in range(4)]
     assert waits[:3] == [0.0, 0.0, 0.0]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from qbpa_assets.lib.quickbooks.client import _parse_xml_fault
+from qbpa_assets.lib.quickbooks.faults import parse_xml_fault
 from qbpa_assets.lib.quickbooks.errors import QboAuthError, QboConfigError, QboFault
 from qbpa_assets.lib.quickbooks.settings import QboSettings
 from qbpa_assets.lib.quickbooks.tokens import (
@@ -181,7 +181,7 @@ def test_xml_fault_parsing():
         '<Fault type="ThrottleExceeded"><Error code="3001"><Message>message=ThrottleExceeded'
         "</Message><Detail>Too many requests</Detail></Error></Fault></IntuitResponse>"
     )
-    ftype, errors = _parse_xml_fault(body)
+    ftype, errors = parse_xml_fault(body)
     assert ftype == "ThrottleExceeded"
     assert errors[0]["code"] == "3001" and errors[0]["detail"] == "Too many requests"
     fault = QboFault.from_errors(errors, fault_type=ftype, status=429, context="query")
