@@ -1,0 +1,121 @@
+"""Issue 9 case 8: QuickBooks throttling is outlasted, 5xx keeps its shorter budget.
+
+The emulator answers real HTTP 429 / Fault 3001 responses; the client's clock and sleep are
+injected, so a 90-second budget is checked in well under a second of wall time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qbpa_assets.lib.quickbooks.client import QboClient
+from qbpa_assets.lib.quickbooks.errors import QboRetriesExhausted
+from qbpa_assets.lib.quickbooks.limits import THROTTLE_MIN_BACKOFF_SECONDS
+from qbpa_assets.lib.quickbooks.settings import QboSettings
+from qbpa_assets_tests.fixtures.stack import emulator_credentials
+
+pytestmark = pytest.mark.e2e
+
+
+class FakeClock:
+    """Monotonic time that moves only when the client sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def client_for(emu, tmp_path: Path, clock: FakeClock, **overrides) -> QboClient:
+    values = {**emulator_credentials(emu), "max_retries": 6, "timeout": 10.0, **overrides}
+    values.setdefault("token_store_path", tmp_path / "qbo_tokens.json")
+    # Production backoff (0.5 s doubling to 60 s): only the clock is fake.
+    return QboClient(QboSettings(**values), sleep=clock.sleep, clock=clock)
+
+
+def answered(emu, path: str, status: int) -> int:
+    return sum(1 for e in emu.request_log if path in e.get("path", "") and e["status"] == status)
+
+
+@pytest.mark.parametrize("xml", [False, True], ids=["json", "xml"])
+def test_throttling_is_outlasted_past_the_old_23_seconds(qbo_emulator, tmp_path, xml):
+    emu, clock = qbo_emulator, FakeClock()
+    with client_for(emu, tmp_path, clock) as client:
+        client.count("Item")  # token first
+        emu.reset_request_log()
+        # 8 throttled answers: the old client gave up after 7 attempts (~23 s of backoff).
+        # With 0.5 s doubling, 8 waits sum to 31-64 s, below the budget whatever the jitter.
+        emu.inject_fault(status=429, count=8, path_contains="/query", xml=xml)
+        try:
+            assert client.count("Item") > 0
+        finally:
+            emu.clear_faults()
+        assert answered(emu, "/query", 429) == 8 and answered(emu, "/query", 200) == 1
+        assert client.stats["throttled"] == 8 and client.stats["retries"] == 8
+    assert sum(clock.sleeps) > 23
+
+
+def test_throttling_gives_up_only_after_the_throttle_budget(qbo_emulator, tmp_path):
+    emu, clock = qbo_emulator, FakeClock()
+    with client_for(emu, tmp_path, clock) as client:
+        client.count("Item")
+        emu.reset_request_log()
+        emu.inject_fault(status=429, count=500, path_contains="/query")
+        try:
+            with pytest.raises(QboRetriesExhausted) as info:
+                client.count("Item")
+        finally:
+            emu.clear_faults()
+    waited = sum(clock.sleeps)
+    assert waited >= THROTTLE_MIN_BACKOFF_SECONDS
+    assert waited < THROTTLE_MIN_BACKOFF_SECONDS + 60  # no wait starts after the budget
+    assert info.value.attempts == answered(emu, "/query", 429) == len(clock.sleeps) + 1
+    assert info.value.code == "3001" and "gave up after" in str(info.value)
+
+
+def test_server_errors_keep_the_shorter_budget(qbo_emulator, tmp_path):
+    emu, clock = qbo_emulator, FakeClock()
+    with client_for(emu, tmp_path, clock, max_retries=3) as client:
+        client.count("Item")
+        emu.reset_request_log()
+        emu.inject_fault(status=503, count=50, path_contains="/query")
+        try:
+            with pytest.raises(QboRetriesExhausted) as info:
+                client.count("Item")
+        finally:
+            emu.clear_faults()
+    assert info.value.attempts == 4 == answered(emu, "/query", 503)
+    assert sum(clock.sleeps) < THROTTLE_MIN_BACKOFF_SECONDS / 4
+
+
+def test_throttled_batch_write_is_retried_and_written_once(fresh_emulator, tmp_path):
+    emu, clock = fresh_emulator(), FakeClock()
+    customer = next(c for c in emu.entities("Customer") if c.get("Active", True))
+    item = next(
+        i for i in emu.entities("Item") if i.get("Active", True) and i.get("Type") != "Category"
+    )
+    line = {
+        "DetailType": "SalesItemLineDetail",
+        "Amount": 10.0,
+        "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, "Qty": 1, "UnitPrice": 10.0},
+    }
+    estimate = {"CustomerRef": {"value": customer["Id"]}, "DocNumber": "THR-1", "Line": [line]}
+    with client_for(emu, tmp_path, clock) as client:
+        client.count("Item")
+        emu.reset_request_log()
+        emu.inject_fault(status=429, count=8, path_contains="/batch")
+        results = client.batch(
+            [{"bId": "1", "operation": "create", "Estimate": estimate}], request_id="thr-batch-1"
+        )
+    assert results[0]["Estimate"]["DocNumber"] == "THR-1"
+    assert answered(emu, "/batch", 429) == 8 and answered(emu, "/batch", 200) == 1
+    assert len([e for e in emu.entities("Estimate") if e.get("DocNumber") == "THR-1"]) == 1
+    assert sum(clock.sleeps) > 23
