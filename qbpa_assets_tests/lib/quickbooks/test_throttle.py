@@ -6,6 +6,7 @@ injected, so a 90-second budget is checked in well under a second of wall time.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,39 @@ def test_throttled_batch_write_is_retried_and_written_once(fresh_emulator, tmp_p
     assert answered(emu, "/batch", 429) == 8 and answered(emu, "/batch", 200) == 1
     assert len([e for e in emu.entities("Estimate") if e.get("DocNumber") == "THR-1"]) == 1
     assert sum(clock.sleeps) > 23
+
+
+def test_retry_after_is_honoured(qbo_emulator, tmp_path):
+    emu, clock = qbo_emulator, FakeClock()
+    with client_for(emu, tmp_path, clock) as client:
+        client.count("Item")
+        emu.reset_request_log()
+        emu.inject_fault(status=429, count=3, path_contains="/query", retry_after=20)
+        try:
+            assert client.count("Item") > 0
+        finally:
+            emu.clear_faults()
+    assert answered(emu, "/query", 429) == 3
+    assert len(clock.sleeps) == 3 and min(clock.sleeps) >= 20  # not 0.5 s, 1 s, 2 s
+
+
+def test_a_throttle_window_longer_than_the_budget_is_outlasted_with_retry_after(
+    fresh_emulator, tmp_path
+):
+    """QuickBooks says how long it throttles: waiting that long beats any blind backoff."""
+    emu, clock = fresh_emulator(), FakeClock()
+    frozen = datetime.now(UTC)
+    emu.set_clock(frozen)
+
+    def sleep(seconds: float) -> None:  # the emulator's clock moves with the client's
+        clock.sleep(seconds)
+        emu.set_clock(frozen + timedelta(seconds=clock.now - 1000.0))
+
+    settings = {**emulator_credentials(emu), "token_store_path": tmp_path / "t.json"}
+    with QboClient(QboSettings(**settings), sleep=sleep, clock=clock) as client:
+        client.count("Item")
+        emu.reset_request_log()
+        emu.throttle_for(100)
+        assert client.count("Item") > 0
+    assert answered(emu, "/query", 429) >= 1 and answered(emu, "/query", 200) == 1
+    assert sum(clock.sleeps) >= 100 > THROTTLE_MIN_BACKOFF_SECONDS
