@@ -110,16 +110,17 @@ def generate(db: Path, invoices: int, lines: int, customers: int) -> float:
 # ------------------------------------------------------------------------------------ ours
 def run_ours(db: Path, out: Path) -> dict:
     """Staging SQL + write_fil, as the nightly assets run them."""
+    from qbpa_assets.lib.invoices.staging import refresh_invoice_lines
     from qbpa_assets.lib.mappings import load_layout
-    from qbpa_assets.lib.warehouse import staging
+    from qbpa_assets.lib.master_data.staging import refresh_customers
     from qbpa_assets.lib.warehouse.filwriter import write_fil
 
     con = duckdb.connect(str(db))
     # The same knob as the warehouse resource: DuckDB's buffer pool cap (default 80 % of RAM).
     if limit := os.environ.get("QBPA_DUCKDB_MEMORY_LIMIT"):
         con.execute("SET memory_limit = ?", [limit])
-    staging.refresh_customers(con)
-    staging.refresh_invoice_lines(con, START, END)
+    refresh_customers(con)
+    refresh_invoice_lines(con, START, END)
     cust = write_fil(con, load_layout("customer.fil"), out / "customer.fil")
     inv_layout = load_layout("invoice.fil")
     inv = write_fil(

@@ -37,3 +37,8 @@ def query_preview(con, sql: str, params: Sequence[object] = ()) -> str:
     cursor = con.execute(sql, list(params))
     columns = [d[0] for d in cursor.description]
     return markdown_table(columns, cursor.fetchall())
+
+
+def table_preview(con, table: str, where: str = "", params: Sequence[object] = ()) -> str:
+    """The first five rows of ``table`` (our own ``schema.table`` name), optionally filtered."""
+    return query_preview(con, f"SELECT * FROM {table} {where} LIMIT 5", params)

@@ -656,14 +656,16 @@ def _empty_staged_schema():
     """
     import duckdb
 
+    from qbpa_assets.lib.invoices.staging import refresh_invoice_lines
+    from qbpa_assets.lib.master_data.staging import refresh_customers, refresh_items
     from qbpa_assets.lib.orders import ensure_tables
-    from qbpa_assets.lib.warehouse import staging
+    from qbpa_assets.lib.warehouse import raw
 
     con = duckdb.connect(":memory:")
-    staging.create_raw_tables(con)
-    staging.refresh_customers(con)
-    staging.refresh_items(con)
-    staging.refresh_invoice_lines(con, datetime(2000, 1, 1), datetime(2000, 1, 2))
+    raw.ensure_schema(con)
+    refresh_customers(con)
+    refresh_items(con)
+    refresh_invoice_lines(con, datetime(2000, 1, 1), datetime(2000, 1, 2))
     ensure_tables(con)
     return con
 
@@ -683,7 +685,7 @@ def _open_warehouse(data_dir: Path):
 
 
 def _has_table(con, qualified: str) -> bool:
-    from qbpa_assets.lib.warehouse.staging import existing_tables
+    from qbpa_assets.lib.warehouse.tables import existing_tables
 
     schema, _, table = qualified.rpartition(".")
     return table in existing_tables(con, schema or "main")

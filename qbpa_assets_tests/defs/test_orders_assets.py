@@ -6,10 +6,14 @@ import dagster as dg
 import duckdb
 import pytest
 
-from qbpa_assets.defs.export.assets import staging_customers, staging_items
+from qbpa_assets.defs.master_data.assets import (
+    quickbooks_customers,
+    quickbooks_items,
+    staging_customers,
+    staging_items,
+)
 from qbpa_assets.defs.orders.assets import inventiv_orders, sales_orders
 from qbpa_assets.defs.orders.sensors import inventiv_new_orders_sensor
-from qbpa_assets.defs.quickbooks.assets import quickbooks_customers, quickbooks_items
 from qbpa_assets.defs.resources.inventiv_db import InventivDbResource
 from qbpa_assets.defs.resources.warehouse import QbpaSettings
 from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder

@@ -8,9 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from qbpa_assets.lib.invoices import staging as invoice_staging
 from qbpa_assets.lib.mappings import DEFAULT_MAPPINGS_DIR, MappingError, load_layout
-from qbpa_assets.lib.warehouse import staging
-from qbpa_assets_tests.lib.warehouse.test_staging import DAY1, build_raw
+from qbpa_assets.lib.master_data import staging
+from qbpa_assets_tests.fixtures.qbo_rows import DAY1, build_raw
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def con() -> duckdb.DuckDBPyConnection:
     build_raw(c)
     staging.refresh_customers(c)
     staging.refresh_items(c)
-    staging.refresh_invoice_lines(c, DAY1, DAY1 + timedelta(days=2))
+    invoice_staging.refresh_invoice_lines(c, DAY1, DAY1 + timedelta(days=2))
     yield c
     c.close()
 

@@ -298,11 +298,12 @@ def test_mappings_compile_against_a_built_warehouse(monkeypatch, capsys, tmp_pat
     """With staged tables built, layouts compile against them (a dropped column is caught)."""
     import duckdb
 
-    from qbpa_assets.lib.warehouse import staging
+    from qbpa_assets.lib.master_data.staging import refresh_customers
+    from qbpa_assets.lib.warehouse import raw
 
     con = duckdb.connect(str(tmp_path / "qbpa.duckdb"))
-    staging.create_raw_tables(con)
-    staging.refresh_customers(con)
+    raw.ensure_schema(con)
+    refresh_customers(con)
     con.execute("ALTER TABLE staging.customers DROP COLUMN display_name")
     con.close()
     code, report, _ = _run(

@@ -8,7 +8,7 @@ from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
 from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
 from qbpa_assets.lib import orders
 from qbpa_assets.lib.markdown import markdown_table
-from qbpa_assets.lib.warehouse import staging
+from qbpa_assets.lib.warehouse.tables import existing_tables
 
 SALES_ORDERS = dg.AssetKey(["quickbooks", "sales_orders"])
 REJECTS_CHECK = "no_rejected_orders"
@@ -138,7 +138,7 @@ def sales_orders(
 
 def _require_master_data(con) -> None:
     """Orders are validated against the staged customers and items: they must exist."""
-    missing = sorted({"customers", "items"} - staging.existing_tables(con))
+    missing = sorted({"customers", "items"} - existing_tables(con))
     if missing:
         raise dg.Failure(
             description=(

@@ -9,19 +9,20 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from qbpa_assets.lib.invoices.staging import refresh_invoice_lines
 from qbpa_assets.lib.mappings import DEFAULT_MAPPINGS_DIR, MappingError, load_layout
-from qbpa_assets.lib.warehouse import staging
+from qbpa_assets.lib.master_data.staging import refresh_customers, refresh_items
 from qbpa_assets.lib.warehouse.filwriter import write_fil
-from qbpa_assets_tests.lib.warehouse.test_staging import DAY1, DAY2, build_raw, status_invoices
+from qbpa_assets_tests.fixtures.qbo_rows import DAY1, DAY2, build_raw, status_invoices
 
 
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
     c = duckdb.connect()
     build_raw(c)
-    staging.refresh_customers(c)
-    staging.refresh_items(c)
-    staging.refresh_invoice_lines(c, DAY1, DAY2 + timedelta(days=1))
+    refresh_customers(c)
+    refresh_items(c)
+    refresh_invoice_lines(c, DAY1, DAY2 + timedelta(days=1))
     yield c
     c.close()
 
@@ -114,7 +115,7 @@ def test_invoice_fil_window(con, tmp_path):
 def test_invoice_fil_status_discount_and_deleted(tmp_path):
     c = duckdb.connect()
     build_raw(c, status_invoices())
-    staging.refresh_invoice_lines(c, DAY1, DAY2)
+    refresh_invoice_lines(c, DAY1, DAY2)
     layout = load_layout("invoice.fil")
     result = write_fil(
         c, layout, tmp_path / "invoice.fil", where=layout.window_where(), params=[DAY1, DAY2]

@@ -1,4 +1,4 @@
-"""Raw QuickBooks assets against the HTTPS emulator through the real client code."""
+"""Raw master-data assets (customers, items) against the HTTPS emulator, real client code."""
 
 from __future__ import annotations
 
@@ -6,33 +6,16 @@ import json
 import subprocess
 import sys
 import textwrap
-from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import duckdb
 import pytest
 
-from qbpa_assets.defs.quickbooks.assets import (
-    quickbooks_customers,
-    quickbooks_invoices,
-    quickbooks_items,
-)
+from qbpa_assets.defs.master_data.assets import quickbooks_customers, quickbooks_items
+from qbpa_assets_tests.defs.flow_helpers import metadata as _metadata
 from qbpa_assets_tests.fixtures.stack import quickbooks_resource
 
-
-def _yesterday() -> tuple[str, datetime, datetime]:
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    start = today - timedelta(days=1)
-    return start.date().isoformat(), start, today
-
-
-def _updated(entity: dict) -> datetime:
-    return datetime.fromisoformat(entity["MetaData"]["LastUpdatedTime"])
-
-
-def _metadata(result: dg.ExecuteInProcessResult, key: list[str]) -> dict:
-    [mat] = result.asset_materializations_for_node("__".join(key))
-    return {k: v.value for k, v in mat.metadata.items()}
+pytestmark = pytest.mark.e2e
 
 
 def test_customers_and_items_land_active_and_inactive(qbo_emulator, warehouse, data_dir):
@@ -61,61 +44,6 @@ def test_customers_and_items_land_active_and_inactive(qbo_emulator, warehouse, d
     assert meta["latest_changes"].startswith("| id | sync_token | last_updated | active |")
 
 
-def test_invoice_partition_lands_the_window_and_rerun_changes_nothing(
-    qbo_emulator, warehouse, data_dir
-):
-    key, start, end = _yesterday()
-    expected = {
-        inv["Id"] for inv in qbo_emulator.entities("Invoice") if start <= _updated(inv) < end
-    }
-    assert expected, "the sample company has no invoice updated yesterday"
-    resources = {"quickbooks": quickbooks_resource(qbo_emulator, data_dir), "warehouse": warehouse}
-
-    first = dg.materialize([quickbooks_invoices], partition_key=key, resources=resources)
-    assert first.success
-    with duckdb.connect(str(warehouse.database_path), read_only=True) as con:
-        snapshot = con.execute(
-            "SELECT id, sync_token, last_updated, deleted, payload FROM quickbooks.invoices "
-            "WHERE NOT deleted ORDER BY id"
-        ).fetchall()
-    assert {row[0] for row in snapshot} == expected
-    meta = _metadata(first, ["quickbooks", "invoices"])
-    assert meta["window_start"].startswith(start.date().isoformat())
-    assert meta["deletions_checked"] is True
-
-    again = dg.materialize([quickbooks_invoices], partition_key=key, resources=resources)
-    assert again.success
-    with duckdb.connect(str(warehouse.database_path), read_only=True) as con:
-        assert (
-            con.execute(
-                "SELECT id, sync_token, last_updated, deleted, payload FROM quickbooks.invoices "
-                "WHERE NOT deleted ORDER BY id"
-            ).fetchall()
-            == snapshot
-        )
-
-
-def test_deleted_invoice_becomes_a_tombstone(fresh_emulator, warehouse, data_dir):
-    emu = fresh_emulator()
-    key, start, end = _yesterday()
-    resources = {"quickbooks": quickbooks_resource(emu, data_dir), "warehouse": warehouse}
-    victim = next(i for i in emu.entities("Invoice") if start <= _updated(i) < end)
-    assert dg.materialize([quickbooks_invoices], partition_key=key, resources=resources).success
-
-    # Deleted late yesterday (the emulator's clock), so the tombstone belongs to yesterday.
-    emu.set_clock(end - timedelta(minutes=5))
-    try:
-        emu.delete_entity("Invoice", victim["Id"])
-    finally:
-        emu.set_clock(None)
-    assert dg.materialize([quickbooks_invoices], partition_key=key, resources=resources).success
-    with duckdb.connect(str(warehouse.database_path), read_only=True) as con:
-        deleted = con.execute(
-            "SELECT deleted FROM quickbooks.invoices WHERE id = ?", [victim["Id"]]
-        ).fetchone()
-    assert deleted == (True,)
-
-
 def test_missing_configuration_names_the_variable(warehouse, data_dir):
     from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
 
@@ -138,7 +66,7 @@ def test_two_overlapping_runs_on_one_duckdb_file_both_succeed(qbo_emulator, data
         """
         import sys
         import dagster as dg
-        from qbpa_assets.defs.quickbooks.assets import quickbooks_customers, quickbooks_items
+        from qbpa_assets.defs.master_data.assets import quickbooks_customers, quickbooks_items
         from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
         from qbpa_assets.defs.resources.warehouse import WarehouseResource
         (client_id, secret, realm, token, discovery, base, ca, data_dir, store) = sys.argv[1:]
@@ -179,21 +107,3 @@ def test_two_overlapping_runs_on_one_duckdb_file_both_succeed(qbo_emulator, data
     with duckdb.connect(str(data_dir / "qbpa.duckdb"), read_only=True) as con:
         rows = con.execute("SELECT count(*) FROM quickbooks.customers").fetchone()[0]
     assert rows == len(emu.entities("Customer"))
-
-
-def test_a_window_older_than_cdc_reach_is_loaded_without_deletions(
-    fresh_emulator, warehouse, data_dir
-):
-    """40 days back: invoices still land; CDC (30 days) is not asked, and the run says so."""
-    old_day = (datetime.now(UTC) - timedelta(days=40)).date()
-    emu = fresh_emulator(days=3, end_date=old_day + timedelta(days=1))
-    resources = {"quickbooks": quickbooks_resource(emu, data_dir), "warehouse": warehouse}
-    emu.reset_request_log()
-    result = dg.materialize(
-        [quickbooks_invoices], partition_key=old_day.isoformat(), resources=resources
-    )
-    assert result.success
-    meta = _metadata(result, ["quickbooks", "invoices"])
-    assert meta["deletions_checked"] is False
-    assert meta["invoices_fetched"] > 0
-    assert not [r for r in emu.request_log if r["op"] == "cdc"]

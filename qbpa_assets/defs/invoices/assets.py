@@ -1,88 +1,23 @@
-"""Raw QuickBooks Online extracts: the untouched JSON, one row per entity, in DuckDB."""
+"""Invoices of a window: raw QuickBooks JSON → staged invoice lines → ``invoice.fil``."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from qbpa_assets.defs import keys
+from qbpa_assets.defs.inventiv_ftp import export_fil, fil_checks
 from qbpa_assets.defs.partitions import invoice_daily_partitions
+from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
 from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
-from qbpa_assets.defs.resources.warehouse import WarehouseResource
-from qbpa_assets.lib.markdown import query_preview
+from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
+from qbpa_assets.lib.invoices import staging
+from qbpa_assets.lib.mappings import load_layout
+from qbpa_assets.lib.markdown import query_preview, table_preview
 from qbpa_assets.lib.warehouse import raw
 
 # CDC reaches back 30 days; keep a margin so a window at the edge is not refused.
 CDC_REACH = timedelta(days=29, hours=23)
-
-
-def _land_list_entity(
-    context: dg.AssetExecutionContext,
-    entity: str,
-    quickbooks: QuickBooksResource,
-    warehouse: WarehouseResource,
-) -> dg.MaterializeResult:
-    # Fetch first, then open DuckDB: the file lock is held for seconds, not for the whole
-    # extraction, so a parallel run only waits for the load.
-    with warehouse.scratch_dir(entity.lower()) as scratch:
-        with quickbooks.get_client(logger=context.log) as client:
-            # List entities hide inactive rows unless Active is filtered.
-            extract = client.extract_pages(entity, scratch, where="Active IN (true, false)")
-        with warehouse.get_connection() as con:
-            rows = raw.replace_list_table(con, entity, extract.files)
-            table = raw.LIST_TABLES[entity]
-            inactive = con.execute(f"SELECT count(*) FROM {table} WHERE NOT active").fetchone()[0]
-            preview = query_preview(
-                con,
-                f"SELECT id, sync_token, last_updated, active FROM {table} "
-                "ORDER BY last_updated DESC LIMIT 5",
-            )
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "inactive_rows": inactive,
-            "pages": extract.pages,
-            "api_calls": extract.api_calls,
-            "table": raw.LIST_TABLES[entity],
-            "latest_changes": dg.MetadataValue.md(preview),
-        }
-    )
-
-
-@dg.asset(
-    key=["quickbooks", "customers"],
-    group_name="quickbooks",
-    kinds={"quickbooks", "duckdb"},
-    pool="duckdb",
-)
-def quickbooks_customers(
-    context: dg.AssetExecutionContext,
-    quickbooks: QuickBooksResource,
-    warehouse: WarehouseResource,
-) -> dg.MaterializeResult:
-    """Every QuickBooks Customer, active and inactive, as QuickBooks sent it.
-
-    Grain: one row per customer (id, sync token, last updated, active, JSON payload). The table is
-    replaced as a whole each night in one transaction, so readers never see half an extract.
-    """
-    return _land_list_entity(context, "Customer", quickbooks, warehouse)
-
-
-@dg.asset(
-    key=["quickbooks", "items"],
-    group_name="quickbooks",
-    kinds={"quickbooks", "duckdb"},
-    pool="duckdb",
-)
-def quickbooks_items(
-    context: dg.AssetExecutionContext,
-    quickbooks: QuickBooksResource,
-    warehouse: WarehouseResource,
-) -> dg.MaterializeResult:
-    """Every QuickBooks Item (products, services, categories), active and inactive.
-
-    Grain: one row per item (id, sync token, last updated, active, JSON payload), replaced as a
-    whole each night in one transaction.
-    """
-    return _land_list_entity(context, "Item", quickbooks, warehouse)
 
 
 def _qbo_datetime(value: datetime) -> str:
@@ -90,7 +25,7 @@ def _qbo_datetime(value: datetime) -> str:
 
 
 @dg.asset(
-    key=["quickbooks", "invoices"],
+    key=keys.QBO_INVOICES,
     group_name="quickbooks",
     kinds={"quickbooks", "duckdb"},
     pool="duckdb",
@@ -155,4 +90,84 @@ def quickbooks_invoices(
             "window_end": end.isoformat(),
             "latest_changes": dg.MetadataValue.md(preview),
         }
+    )
+
+
+@dg.asset(
+    key=keys.STAGING_INVOICE_LINES,
+    deps=[keys.QBO_INVOICES],
+    group_name="staging",
+    kinds={"duckdb"},
+    pool="duckdb",
+    partitions_def=invoice_daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def staging_invoice_lines(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """One row per invoice sales line, with its invoice header, for invoices changed in the day.
+
+    Group lines are expanded into their item lines, discount lines keep their own line type,
+    subtotal and description-only lines are dropped; voided and deleted invoices carry their
+    status. Re-running a day replaces exactly that day's rows.
+    """
+    window = context.partition_time_window
+    with warehouse.get_connection() as con:
+        rows = staging.refresh_invoice_lines(con, window.start, window.end)
+        preview = table_preview(
+            con,
+            keys.table_name(keys.STAGING_INVOICE_LINES),
+            "WHERE invoice_last_updated >= ? AND invoice_last_updated < ?",
+            [window.start, window.end],
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "window_start": window.start.isoformat(),
+            "window_end": window.end.isoformat(),
+            "preview": dg.MetadataValue.md(preview),
+        }
+    )
+
+
+@dg.asset(
+    key=keys.INVOICE_FIL,
+    deps=[keys.STAGING_INVOICE_LINES],
+    group_name="inventiv_ftp",
+    kinds={"sftp", "file"},
+    pool="duckdb",
+    partitions_def=invoice_daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=fil_checks(keys.INVOICE_FIL),
+)
+def invoice_fil(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    inventiv_ftp: InventivFtpResource,
+    qbpa: QbpaSettings,
+) -> dg.MaterializeResult:
+    """``invoice.fil`` for the partition (or a backfilled range) in ``latest<account_id>/``.
+
+    One line per invoice sales line changed in the window, so reps see recent sales history. A
+    single-run backfill of several days writes one file covering the whole range; the local copy
+    is kept per window under ``QBPA_DATA_DIR/exports/invoice/``.
+    """
+    window = context.partition_time_window
+    label = window.start.strftime("%Y-%m-%d")
+    last_day = (window.end - timedelta(days=1)).strftime("%Y-%m-%d")
+    if last_day != label:
+        label = f"{label}_{last_day}"
+    local_dir = warehouse.exports_dir / "invoice" / label
+    local_dir.mkdir(parents=True, exist_ok=True)
+    layout = load_layout("invoice.fil", qbpa.mappings_path)
+    if not layout.window_column:  # an override that does not name it: the staged column
+        layout = dataclasses.replace(layout, window_column="invoice_last_updated")
+    return export_fil(
+        context,
+        layout,
+        local_dir / layout.file_name,
+        warehouse,
+        inventiv_ftp,
+        where=layout.window_where(),
+        params=[window.start, window.end],
     )

@@ -1,0 +1,97 @@
+"""Delivering a ``.fil`` file to the Inventiv FTP, shared by the master-data and invoice flows.
+
+:func:`export_fil` validates the layout, writes the file from DuckDB
+(:mod:`qbpa_assets.lib.warehouse.filwriter`), uploads it atomically through the
+``inventiv_ftp`` resource and reports it with the two checks every ``.fil`` asset declares
+(:func:`fil_checks`).
+"""
+
+from pathlib import Path
+
+import dagster as dg
+
+from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
+from qbpa_assets.defs.resources.warehouse import WarehouseResource
+from qbpa_assets.lib.mappings import Layout
+from qbpa_assets.lib.markdown import records_table
+from qbpa_assets.lib.warehouse.filwriter import FilResult, write_fil
+
+FIELD_COUNT_CHECK = "same_field_count_on_every_row"
+ROWS_MATCH_CHECK = "rows_written_equal_rows_staged"
+
+
+def fil_checks(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """The checks of a ``.fil`` asset, computed while the file is written."""
+    return [
+        dg.AssetCheckSpec(
+            FIELD_COUNT_CHECK,
+            asset=asset_key,
+            description="Every line of the file has as many fields as the header.",
+        ),
+        dg.AssetCheckSpec(
+            ROWS_MATCH_CHECK,
+            asset=asset_key,
+            description="The file holds exactly the rows of the staged table (or window).",
+        ),
+    ]
+
+
+def export_fil(
+    context: dg.AssetExecutionContext,
+    layout: Layout,
+    local_path: Path,
+    warehouse: WarehouseResource,
+    inventiv_ftp: InventivFtpResource,
+    where: str | None = None,
+    params: list | None = None,
+) -> dg.MaterializeResult:
+    """Validate the layout, write the file from DuckDB, upload it atomically, report it.
+
+    Args:
+        context: The asset's execution context (its key names the checks).
+        layout: The file's layout (columns as SQL over the staged table).
+        local_path: Where the local copy is written.
+        warehouse: The DuckDB warehouse.
+        inventiv_ftp: The FTP the file is uploaded to (``latest<account_id>/``).
+        where: Optional filter of the staged rows (e.g. the invoice window).
+        params: Parameters of ``where``.
+
+    Returns:
+        The materialization, with the file's metadata and both check results.
+    """
+    with warehouse.get_connection() as con:
+        # A bad mapping fails here, before anything is written or uploaded.
+        layout.validate(con)
+        result: FilResult = write_fil(con, layout, local_path, where=where, params=params)
+        staged = con.execute(
+            f"SELECT count(*) FROM {layout.source} {'WHERE ' + where if where else ''}",
+            params or [],
+        ).fetchone()[0]
+    upload = inventiv_ftp.upload(result.path, layout.file_name)
+    context.log.info(f"Uploaded {result.rows} rows ({result.bytes} bytes) to {upload.remote_path}")
+    asset_key = context.asset_key
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": result.rows,
+            "remote_path": upload.remote_path,
+            "local_path": dg.MetadataValue.path(str(result.path)),
+            "bytes": result.bytes,
+            "sha256": result.sha256,
+            "encoding": layout.encoding,
+            "replaced_characters": result.replaced,
+            "preview": dg.MetadataValue.md(records_table(result.preview)),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                asset_key=asset_key,
+                check_name=FIELD_COUNT_CHECK,
+                passed=bool(result.field_counts_ok),
+            ),
+            dg.AssetCheckResult(
+                asset_key=asset_key,
+                check_name=ROWS_MATCH_CHECK,
+                passed=result.rows == staged,
+                metadata={"rows_written": result.rows, "rows_staged": staged},
+            ),
+        ],
+    )

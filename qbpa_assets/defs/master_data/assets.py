@@ -1,0 +1,184 @@
+"""Customers and items: raw QuickBooks JSON → staged tables → ``customer.fil`` / ``item.fil``."""
+
+import dagster as dg
+
+from qbpa_assets.defs import keys
+from qbpa_assets.defs.inventiv_ftp import export_fil, fil_checks
+from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
+from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
+from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
+from qbpa_assets.lib.mappings import load_layout
+from qbpa_assets.lib.markdown import query_preview, table_preview
+from qbpa_assets.lib.master_data import staging
+from qbpa_assets.lib.warehouse import raw
+
+# ----------------------------------------------------------------------------- raw
+
+
+def land_list_entity(
+    context: dg.AssetExecutionContext,
+    entity: str,
+    quickbooks: QuickBooksResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """Extract every row of a QuickBooks list entity (active and inactive) into its raw table."""
+    # Fetch first, then open DuckDB: the file lock is held for seconds, not for the whole
+    # extraction, so a parallel run only waits for the load.
+    with warehouse.scratch_dir(entity.lower()) as scratch:
+        with quickbooks.get_client(logger=context.log) as client:
+            # List entities hide inactive rows unless Active is filtered.
+            extract = client.extract_pages(entity, scratch, where="Active IN (true, false)")
+        with warehouse.get_connection() as con:
+            rows = raw.replace_list_table(con, entity, extract.files)
+            table = raw.LIST_TABLES[entity]
+            inactive = con.execute(f"SELECT count(*) FROM {table} WHERE NOT active").fetchone()[0]
+            preview = query_preview(
+                con,
+                f"SELECT id, sync_token, last_updated, active FROM {table} "
+                "ORDER BY last_updated DESC LIMIT 5",
+            )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "inactive_rows": inactive,
+            "pages": extract.pages,
+            "api_calls": extract.api_calls,
+            "table": raw.LIST_TABLES[entity],
+            "latest_changes": dg.MetadataValue.md(preview),
+        }
+    )
+
+
+@dg.asset(
+    key=keys.QBO_CUSTOMERS,
+    group_name="quickbooks",
+    kinds={"quickbooks", "duckdb"},
+    pool="duckdb",
+)
+def quickbooks_customers(
+    context: dg.AssetExecutionContext,
+    quickbooks: QuickBooksResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """Every QuickBooks Customer, active and inactive, as QuickBooks sent it.
+
+    Grain: one row per customer (id, sync token, last updated, active, JSON payload). The table is
+    replaced as a whole each night in one transaction, so readers never see half an extract.
+    """
+    return land_list_entity(context, "Customer", quickbooks, warehouse)
+
+
+@dg.asset(
+    key=keys.QBO_ITEMS,
+    group_name="quickbooks",
+    kinds={"quickbooks", "duckdb"},
+    pool="duckdb",
+)
+def quickbooks_items(
+    context: dg.AssetExecutionContext,
+    quickbooks: QuickBooksResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    """Every QuickBooks Item (products, services, categories), active and inactive.
+
+    Grain: one row per item (id, sync token, last updated, active, JSON payload), replaced as a
+    whole each night in one transaction.
+    """
+    return land_list_entity(context, "Item", quickbooks, warehouse)
+
+
+# ----------------------------------------------------------------------------- staging
+
+
+@dg.asset(
+    key=keys.STAGING_CUSTOMERS,
+    deps=[keys.QBO_CUSTOMERS],
+    group_name="staging",
+    kinds={"duckdb"},
+    pool="duckdb",
+)
+def staging_customers(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Customers typed and flattened: one row per QuickBooks customer, active and inactive.
+
+    Names, company, contact, bill/ship address parts, phone, e-mail, terms, balance, taxable,
+    active, and the parent of a sub-customer. The source of ``customer.fil`` and of the order
+    validation (an order must name an active customer).
+    """
+    with warehouse.get_connection() as con:
+        rows = staging.refresh_customers(con)
+        preview = table_preview(con, keys.table_name(keys.STAGING_CUSTOMERS))
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": rows, "preview": dg.MetadataValue.md(preview)}
+    )
+
+
+@dg.asset(
+    key=keys.STAGING_ITEMS,
+    deps=[keys.QBO_ITEMS],
+    group_name="staging",
+    kinds={"duckdb"},
+    pool="duckdb",
+)
+def staging_items(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Items typed and flattened: one row per QuickBooks item, active and inactive.
+
+    Name, SKU, description, type, unit price, purchase cost, quantity on hand, taxable, active.
+    The source of ``item.fil`` and of the order validation (order lines must name active items).
+    """
+    with warehouse.get_connection() as con:
+        rows = staging.refresh_items(con)
+        preview = table_preview(con, keys.table_name(keys.STAGING_ITEMS))
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": rows, "preview": dg.MetadataValue.md(preview)}
+    )
+
+
+# ----------------------------------------------------------------------------- .fil files
+
+
+@dg.asset(
+    key=keys.CUSTOMER_FIL,
+    deps=[keys.STAGING_CUSTOMERS],
+    group_name="inventiv_ftp",
+    kinds={"sftp", "file"},
+    pool="duckdb",
+    check_specs=fil_checks(keys.CUSTOMER_FIL),
+)
+def customer_fil(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    inventiv_ftp: InventivFtpResource,
+    qbpa: QbpaSettings,
+) -> dg.MaterializeResult:
+    """``customer.fil`` in ``latest<account_id>/`` on the Inventiv FTP: the rep's customer list.
+
+    Tab-delimited, one customer per line, columns from the ``customer.fil`` layout (a mapping
+    file). Written to a temporary name and renamed over yesterday's file, so PocketAdvantage never
+    reads a half-written file; a local copy stays in ``QBPA_DATA_DIR/exports/``.
+    """
+    layout = load_layout("customer.fil", qbpa.mappings_path)
+    local_path = warehouse.exports_dir / "customer.fil"
+    return export_fil(context, layout, local_path, warehouse, inventiv_ftp)
+
+
+@dg.asset(
+    key=keys.ITEM_FIL,
+    deps=[keys.STAGING_ITEMS],
+    group_name="inventiv_ftp",
+    kinds={"sftp", "file"},
+    pool="duckdb",
+    check_specs=fil_checks(keys.ITEM_FIL),
+)
+def item_fil(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    inventiv_ftp: InventivFtpResource,
+    qbpa: QbpaSettings,
+) -> dg.MaterializeResult:
+    """``item.fil`` in ``latest<account_id>/`` on the Inventiv FTP: the rep's product catalogue.
+
+    Tab-delimited, one item per line, columns from the ``item.fil`` layout. Atomic upload as for
+    ``customer.fil``; a local copy stays in ``QBPA_DATA_DIR/exports/``.
+    """
+    layout = load_layout("item.fil", qbpa.mappings_path)
+    return export_fil(context, layout, warehouse.exports_dir / "item.fil", warehouse, inventiv_ftp)
