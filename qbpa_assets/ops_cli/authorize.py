@@ -1,15 +1,21 @@
 """``qbpa authorize``: connect a QuickBooks company with the OAuth 2.0 authorization-code flow.
 
-1. print (and with ``--open`` open) Intuit's authorization URL, with the accounting scope and a
-   random CSRF ``state``;
-2. listen on ``http://127.0.0.1:<port>/callback`` (the redirect URI registered in the Intuit app)
-   for the browser's redirect;
-3. check the ``state``, exchange the code for tokens, and write refresh token, access token and
-   realm id into the token store (``$QBPA_DATA_DIR/qbo_tokens.json``, mode 0600).
+Two ways to receive Intuit's redirect, one for each kind of Intuit keys:
 
-A wrong state, a refused consent (``error=access_denied``) or a timeout stores nothing and
-exits non-zero. Reads ``QBO_CLIENT_ID``, ``QBO_CLIENT_SECRET``, ``QBO_ENVIRONMENT`` and
-``QBO_CA_BUNDLE``.
+* **Local listener** (default; *development* keys, which accept ``http://127.0.0.1``): qbpa
+  prints (with ``--open`` opens) the consent URL and listens on
+  ``http://127.0.0.1:<port>/callback`` for the browser's redirect.
+* **Paste** (``--redirect-uri https://…``; *production* keys, which accept only https URIs that
+  are not IP addresses): register any https URI you own in the Intuit app (the page need not
+  even load), open the printed consent URL in any browser, and paste the URL the browser was
+  sent to (it carries ``code``, ``state`` and ``realmId``) back into the terminal. Works on a
+  headless server over SSH.
+
+Either way qbpa checks the CSRF ``state``, exchanges the code, and writes refresh token, access
+token, realm id and the refresh token's hard expiry into the token store
+(``$QBPA_DATA_DIR/qbo_tokens.json``, mode 0600). A wrong state, a refused consent
+(``error=access_denied``), a timeout or an empty paste stores nothing and exits non-zero.
+Reads ``QBO_CLIENT_ID``, ``QBO_CLIENT_SECRET``, ``QBO_ENVIRONMENT`` and ``QBO_CA_BUNDLE``.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import time
 import webbrowser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse, urlsplit
 
 from qbpa_assets.lib.quickbooks import oauth
 from qbpa_assets.lib.quickbooks.errors import QboError
@@ -88,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"local callback port; the Intuit app's redirect URI must be "
         f"http://127.0.0.1:<port>{CALLBACK_PATH} (default {DEFAULT_PORT}; 0 = any free port)",
     )
+    parser.add_argument(
+        "--redirect-uri",
+        default=None,
+        help="paste mode (production keys): the https redirect URI registered in the Intuit "
+        "app; you paste the URL the browser was redirected to instead of qbpa listening",
+    )
     parser.add_argument("--open", action="store_true", help="open the URL in a browser")
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="seconds to wait for the redirect"
@@ -123,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     except QboError as exc:
         return _fail(str(exc))
 
+    if args.redirect_uri:
+        return _paste(args, settings)
     try:
         server = _CallbackServer(args.port)
     except OSError as exc:
@@ -146,20 +160,7 @@ def _run(
         return _fail(str(exc))
     stack.callback(auth.close)
     state = secrets.token_urlsafe(24)
-    url = "?".join(
-        [
-            auth.auth_endpoint,
-            urlencode(
-                {
-                    "client_id": settings.client_id,
-                    "response_type": "code",
-                    "scope": oauth.ACCOUNTING_SCOPE,
-                    "redirect_uri": redirect_uri,
-                    "state": state,
-                }
-            ),
-        ]
-    )
+    url = consent_url(auth, settings, redirect_uri, state)
     _out("Open this URL in a browser and connect your QuickBooks company:")
     _out("")
     _out(f"  {url}")
@@ -183,8 +184,64 @@ def _run(
             f"no redirect reached {redirect_uri} within {args.timeout:.0f}s; nothing was "
             "stored. Check the app's redirect URI and try again."
         )
-    params = server.params
+    return _complete(args, settings, auth, server.params, state)
 
+
+def consent_url(auth: Any, settings: QboSettings, redirect_uri: str, state: str) -> str:
+    """Intuit's consent URL for the accounting scope, with our redirect URI and CSRF state."""
+    query = {
+        "client_id": settings.client_id,
+        "response_type": "code",
+        "scope": oauth.ACCOUNTING_SCOPE,
+        "redirect_uri": redirect_uri,
+        "state": state,
+    }
+    return f"{auth.auth_endpoint}?{urlencode(query)}"
+
+
+def parse_redirect(text: str) -> dict[str, str]:
+    """The query parameters of a pasted redirect URL (or of a bare query string)."""
+    text = text.strip().strip("'\"<>")
+    query = urlsplit(text).query if "?" in text else text
+    return {k: v[0] for k, v in parse_qs(query).items()}
+
+
+def _paste(args: argparse.Namespace, settings: QboSettings) -> int:
+    redirect_uri = args.redirect_uri.strip()
+    if not redirect_uri.startswith("https://"):
+        return _fail(
+            "--redirect-uri must be the https:// URI registered in the Intuit app (for an "
+            "http://127.0.0.1 URI, development keys only, leave it out: qbpa listens itself)"
+        )
+    try:
+        auth = oauth.make_auth_client(settings, redirect_uri=redirect_uri)
+    except QboError as exc:
+        return _fail(str(exc))
+    try:
+        state = secrets.token_urlsafe(24)
+        url = consent_url(auth, settings, redirect_uri, state)
+        _out("Open this URL in a browser (on any machine) and connect your QuickBooks company:")
+        _out("")
+        _out(f"  {url}")
+        _out("")
+        _out(f"QuickBooks then sends the browser to {redirect_uri}?code=…&state=…&realmId=…")
+        _out("(the page itself need not load). Copy that whole address from the browser and")
+        _out("paste it here, then press Enter:")
+        if args.open:
+            webbrowser.open(url)
+        pasted = sys.stdin.readline()
+        params = parse_redirect(pasted)
+        if not params:
+            return _fail("nothing was pasted; nothing was stored. Run `qbpa authorize` again.")
+        return _complete(args, settings, auth, params, state)
+    finally:
+        auth.close()
+
+
+def _complete(
+    args: argparse.Namespace, settings: QboSettings, auth: Any, params: dict[str, str], state: str
+) -> int:
+    """Check the redirect's state, exchange its code, store the tokens and say what is next."""
     if not secrets.compare_digest(params.get("state", "").encode(), state.encode()):
         return _fail(
             "the redirect's state does not match this request (possible CSRF, or a stale "
@@ -206,7 +263,7 @@ def _run(
                 previous = store.load()
             except QboError:
                 previous = None  # an unreadable store is replaced by the new authorization
-            store.record_grant(grant, previous=previous, realm_id=realm_id, seed=True)
+            saved = store.record_grant(grant, previous=previous, realm_id=realm_id, seed=True)
     except QboError as exc:
         return _fail(f"{exc} Nothing was stored.")
 
@@ -214,6 +271,13 @@ def _run(
     _out("")
     _out(f"Connected QuickBooks company (realm id) {realm_id}.")
     _out(f"Tokens saved to {path} (mode 0600); runs on this machine use them directly.")
+    expires_at = saved.refresh_token_expires_at
+    if expires_at:
+        day = time.strftime("%Y-%m-%d", time.gmtime(expires_at))
+        _out(
+            f"QuickBooks lets this authorization lapse on {day} unless a refresh extends it; "
+            "`qbpa check` shows the date and an alert fires 14 days before."
+        )
     _out("Next, set:")
     _out(f"  QBO_REALM_ID={realm_id}")
     if args.show_refresh_token:

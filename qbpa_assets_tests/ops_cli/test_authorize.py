@@ -45,6 +45,7 @@ def read_url(proc: subprocess.Popen, timeout: float = 20.0) -> str:
     raise AssertionError("qbpa authorize printed no URL: " + proc.stderr.read())
 
 
+@pytest.mark.e2e
 def test_authorize_stores_tokens(fresh_emulator, tmp_path):
     emu = fresh_emulator()
     proc = start_authorize(emu, tmp_path, "--timeout", "30")
@@ -67,6 +68,7 @@ def test_authorize_stores_tokens(fresh_emulator, tmp_path):
         assert client.count("Item") > 0
 
 
+@pytest.mark.e2e
 def test_authorize_access_denied_stores_nothing(fresh_emulator, tmp_path):
     emu = fresh_emulator()
     emu.deny_consent(True)
@@ -78,6 +80,7 @@ def test_authorize_access_denied_stores_nothing(fresh_emulator, tmp_path):
     assert not (tmp_path / "qbo_tokens.json").exists()
 
 
+@pytest.mark.e2e
 def test_authorize_wrong_state_stores_nothing(qbo_emulator, tmp_path):
     proc = start_authorize(qbo_emulator, tmp_path, "--timeout", "30")
     url = read_url(proc)
@@ -89,6 +92,7 @@ def test_authorize_wrong_state_stores_nothing(qbo_emulator, tmp_path):
     assert not (tmp_path / "qbo_tokens.json").exists()
 
 
+@pytest.mark.e2e
 def test_authorize_times_out(qbo_emulator, tmp_path):
     proc = start_authorize(qbo_emulator, tmp_path, "--timeout", "0.5")
     _, err = proc.communicate(timeout=30)
@@ -104,6 +108,95 @@ def test_authorize_names_missing_client_id(tmp_path):
         assert authorize.main(["--port", "0", "--data-dir", str(tmp_path)]) == 1
     finally:
         os.environ.update(saved)
+
+
+PRODUCTION_REDIRECT = "https://qbpa.example.com/intuit/callback"
+
+
+def start_paste(emu, data_dir: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QBO_")}
+    env.update(emu.env())
+    env.pop("QBO_REFRESH_TOKEN", None)
+    env.pop("QBO_REALM_ID", None)
+    env["QBPA_DATA_DIR"] = str(data_dir)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qbpa_assets.cli",
+            "authorize",
+            "--redirect-uri",
+            PRODUCTION_REDIRECT,
+        ],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def consent_redirect(emu, url: str) -> str:
+    """What the browser would be sent to after consent (the emulator's 302 Location)."""
+    answer = requests.get(url, verify=emu.ca_file, timeout=10, allow_redirects=False)
+    assert answer.status_code == 302, answer.text
+    return answer.headers["Location"]
+
+
+@pytest.mark.e2e
+def test_paste_mode_for_production_keys_stores_tokens(fresh_emulator, tmp_path):
+    """Production keys: an https redirect URI qbpa does not serve; the user pastes the URL."""
+    emu = fresh_emulator()
+    proc = start_paste(emu, tmp_path)
+    url = read_url(proc)
+    query = requests.utils.urlparse(url).query
+    assert "redirect_uri=" + requests.utils.quote(PRODUCTION_REDIRECT, safe="") in query
+    landed = consent_redirect(emu, url)
+    assert landed.startswith(PRODUCTION_REDIRECT + "?") and "realmId=" in landed
+    before = time.time()
+    out, err = proc.communicate("  " + landed + "  \n", timeout=30)
+    assert proc.returncode == 0, err
+    assert emu.realm_id in out and "QBO_REALM_ID" in out
+    state = TokenStore(tmp_path / "qbo_tokens.json").load()
+    assert state.realm_id == emu.realm_id and state.access_token and state.refresh_token
+    assert state.refresh_token not in out + err
+    # The refresh token's hard expiry (x_refresh_token_expires_in, 101 days) is stored.
+    assert 100 * 86400 < state.refresh_token_expires_at - before <= 101 * 86400 + 60
+    assert time.strftime("%Y-%m-%d", time.gmtime(state.refresh_token_expires_at)) in out
+    settings = QboSettings.from_env({**emu.env(), "QBPA_DATA_DIR": str(tmp_path)})
+    settings = QboSettings(**{**settings.__dict__, "refresh_token": None})
+    with QboClient(settings) as client:
+        assert client.count("Item") > 0
+
+
+@pytest.mark.e2e
+def test_paste_mode_refuses_a_forged_state_and_an_empty_paste(fresh_emulator, tmp_path):
+    emu = fresh_emulator()
+    proc = start_paste(emu, tmp_path)
+    landed = consent_redirect(emu, read_url(proc))
+    forged = re.sub(r"state=[^&]+", "state=forged", landed)
+    _, err = proc.communicate(forged + "\n", timeout=30)
+    assert proc.returncode == 1 and "state" in err
+    proc = start_paste(emu, tmp_path)
+    read_url(proc)
+    _, err = proc.communicate("\n", timeout=30)
+    assert proc.returncode == 1 and "nothing was pasted" in err
+    assert not (tmp_path / "qbo_tokens.json").exists()
+
+
+@pytest.mark.e2e
+def test_paste_mode_needs_an_https_redirect_uri(qbo_emulator, tmp_path):
+    from qbpa_assets.ops_cli import authorize
+
+    assert authorize.parse_redirect("https://x/cb?code=a&state=b&realmId=1") == {
+        "code": "a",
+        "state": "b",
+        "realmId": "1",
+    }
+    proc = start_authorize(qbo_emulator, tmp_path, "--redirect-uri", "http://qbpa.example.com/cb")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "https://" in err
+    assert not (tmp_path / "qbo_tokens.json").exists()
 
 
 @pytest.fixture(autouse=True)
