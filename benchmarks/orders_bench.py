@@ -73,8 +73,13 @@ def run_side(side: str, workdir: Path, conn_str: str) -> dict:
     """One side, in its own process; returns its figures."""
     import duckdb
 
-    from qbpa_assets.lib import orders
     from qbpa_assets.lib.inventiv.db import InventivDb
+    from qbpa_assets.lib.orders.copy import copy_orders
+    from qbpa_assets.lib.orders.importer import import_orders
+    from qbpa_assets.lib.orders.mapping import load_order_mapping
+    from qbpa_assets.lib.orders.payloads import build_payloads
+    from qbpa_assets.lib.orders.validate import validate_orders
+    from qbpa_assets.lib.orders.window import order_sort_key
     from qbpa_assets.lib.quickbooks.client import QboClient
     from qbpa_assets.lib.quickbooks.settings import QboSettings
 
@@ -89,16 +94,16 @@ def run_side(side: str, workdir: Path, conn_str: str) -> dict:
     t0 = time.perf_counter()
     with QboClient(settings) as client:
         with InventivDb(conn_str) as db:
-            copied = orders.copy_orders(db, con, start, end)
+            copied = copy_orders(db, con, start, end)
         out["orders"] = copied.orders
         if side.startswith("ours"):
-            result = orders.import_orders(con, client, start, end)
+            result = import_orders(con, client, start, end)
             out["created"] = len(result.created) + len(result.adopted)
             out["rejected"] = len(result.rejected)
             out["batches"] = result.batches
         else:
-            mapping = orders.load_order_mapping()
-            invalid = orders.validate_orders(con, start, end)
+            mapping = load_order_mapping()
+            invalid = validate_orders(con, start, end)
             ids = [
                 r[0]
                 for r in con.execute(
@@ -108,9 +113,9 @@ def run_side(side: str, workdir: Path, conn_str: str) -> dict:
                 ).fetchall()
                 if r[0] not in invalid
             ]
-            payloads = orders.build_payloads(con, mapping, ids)
+            payloads = build_payloads(con, mapping, ids)
             created = 0
-            for order_id in sorted(ids, key=orders.order_sort_key):
+            for order_id in sorted(ids, key=order_sort_key):
                 client.create("Estimate", payloads[order_id], request_id=f"naive-{order_id}")
                 created += 1
             out["created"] = created

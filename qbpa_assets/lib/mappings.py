@@ -1,11 +1,13 @@
-"""`.fil` layouts: which columns go into an export file, as data.
+"""The one mapping loader: `.fil` layouts and the order mapping, as data.
 
-A layout is a TOML file (``qbpa_assets/mappings/<name>.toml``) that names the staged table to
-read and lists the output columns, each a header name plus a DuckDB SQL expression over that
-table. Users reshape an export without touching code by dropping a same-named file into the
-folder given by ``QBPA_MAPPINGS_DIR``; that file replaces the packaged default entirely.
+Every mapping is a TOML file shipped in ``qbpa_assets/mappings/``; a same-named file in the
+folder given by ``QBPA_MAPPINGS_DIR`` replaces the packaged default entirely
+(:func:`mapping_path`, :func:`load_toml`). Every SQL expression a mapping holds is checked by
+:func:`check_expression` to be ONE expression before anything runs: ``x; DROP TABLE y`` is refused
+naming the file, the section and the field, and nothing is executed.
 
-Example::
+A `.fil` layout names the staged table to read and lists the output columns, each a header name
+plus a DuckDB SQL expression over that table. Example::
 
     file_name = "customer.fil"
     source = "staging.customers"
@@ -15,15 +17,17 @@ Example::
     name = "CUSTOMER_ID"
     sql = "id"
 
-Structural problems (bad TOML, unknown option, duplicate or empty column name) raise
-`MappingError` from `load_layout`; problems that need the database (unknown column, SQL error,
-missing source table) raise it from `Layout.validate`. Either way the message names the file
-and the column, and nothing has been written yet.
+Structural problems (bad TOML, unknown option, duplicate or empty column name, more than one
+expression) raise `MappingError` from `load_layout`; problems that need the database (unknown
+column, SQL error, missing source table) raise it from `Layout.validate`. Either way the message
+names the file and the column, and nothing has been written yet. The order mapping is parsed by
+``qbpa_assets.lib.orders.mapping`` through the same loader and checker.
 """
 
 from __future__ import annotations
 
 import codecs
+import json
 import logging
 import re
 import tomllib
@@ -64,12 +68,31 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class MappingError(ValueError):
-    """A layout file is invalid; the message names the file and, where known, the column."""
+    """A mapping file is invalid; the message names the file and, where known, the field.
 
-    def __init__(self, file: str | Path, message: str, column: str | None = None) -> None:
+    Args:
+        file: The mapping file.
+        message: What is wrong.
+        column: The column (layouts) or field (order mapping) at fault, if known.
+        section: The TOML section of ``column`` (order mapping: ``header``, ``line``...).
+    """
+
+    def __init__(
+        self,
+        file: str | Path,
+        message: str,
+        column: str | None = None,
+        section: str | None = None,
+    ) -> None:
         self.file = str(file)
         self.column = column
-        where = f"{self.file}: column {column!r}: " if column is not None else f"{self.file}: "
+        self.section = section
+        if section is not None:
+            where = f"{self.file}: [{section}] " + (f"{column}: " if column is not None else "")
+        elif column is not None:
+            where = f"{self.file}: column {column!r}: "
+        else:
+            where = f"{self.file}: "
         super().__init__(where + message)
 
 
@@ -192,14 +215,67 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _check_single_expression(path: Path, column: str, sql: str, *, prefix: str = "SELECT") -> None:
-    """Refuse expressions that smuggle in a second statement (``x; DROP TABLE y``)."""
+def check_expression(
+    path: str | Path,
+    field: str,
+    sql: str,
+    *,
+    section: str | None = None,
+    prefix: str = "SELECT",
+    error: type[MappingError] = MappingError,
+) -> None:
+    """Refuse a mapping expression that is not exactly one SQL expression.
+
+    The expression is parsed (never run) as ``SELECT (expr)``: a second statement
+    (``1); DROP TABLE t; --``), a second column (``1), (2``), a clause of its own (``1) FROM t
+    WHERE (1``), a set operation, or anything that does not parse is refused.
+
+    Args:
+        path: The mapping file (for the message).
+        field: The column or field the expression belongs to.
+        sql: The expression.
+        section: The TOML section of the field, when the file has sections.
+        prefix: ``SELECT`` for an expression; ``SELECT 1 ORDER BY`` for an ORDER BY list.
+        error: The MappingError subclass to raise (the order mapping has its own).
+
+    Raises:
+        MappingError: Naming file, section and field; nothing has been executed.
+    """
+
+    def refuse(why: str) -> MappingError:
+        return error(path, f"{sql!r} {why}; nothing was run", field, section)
+
+    plain = f"{prefix} ({sql})" if prefix == "SELECT" else f"{prefix} {sql}"
     try:
-        statements = duckdb.extract_statements(f"{prefix} {sql}")
-    except duckdb.Error as exc:
-        raise MappingError(path, f"invalid SQL {sql!r}: {_first_line(exc)}", column) from exc
+        if len(duckdb.extract_statements(plain)) > 1:
+            raise refuse("holds more than one SQL statement")
+    except duckdb.Error:
+        pass  # judged below, on the form with the closing parenthesis on its own line
+    wrapped = f"{prefix} (\n{sql}\n)" if prefix == "SELECT" else f"{prefix} {sql}\n"
+    with duckdb.connect(":memory:") as parser:
+        tree = json.loads(parser.execute("SELECT json_serialize_sql(?)", [wrapped]).fetchone()[0])
+    if tree.get("error"):
+        raise refuse(f"is not valid SQL: {tree.get('error_message', '').splitlines()[0]}")
+    statements = tree.get("statements") or []
     if len(statements) != 1:
-        raise MappingError(path, f"expression {sql!r} must be a single expression", column)
+        raise refuse("holds more than one SQL statement")
+    node = statements[0].get("node") or {}
+    single = (
+        node.get("type") == "SELECT_NODE"
+        and (prefix != "SELECT" or len(node.get("select_list") or []) == 1)
+        and (node.get("from_table") or {}).get("type") == "EMPTY"
+        and not node.get("where_clause")
+        and not node.get("group_expressions")
+        and not node.get("having")
+        and not node.get("qualify")
+        and (prefix != "SELECT" or not node.get("modifiers"))
+    )
+    if not single:
+        raise refuse("must be a single SQL expression")
+
+
+def _check_single_expression(path: Path, column: str, sql: str, *, prefix: str = "SELECT") -> None:
+    check_expression(path, column, sql, prefix=prefix)
 
 
 def _require_str(path: Path, data: dict[str, Any], key: str, *, column: str | None = None) -> str:
@@ -251,6 +327,7 @@ def parse_layout(path: Path, data: dict[str, Any], *, name: str, is_override: bo
         if _CONTROL_RE.search(col_name):
             raise MappingError(path, "column name contains a tab or control character", label)
         sql = _require_str(path, raw, "sql", column=col_name)
+        check_expression(path, col_name, sql)
         if col_name.lower() in seen:
             raise MappingError(path, "duplicate column name", col_name)
         seen.add(col_name.lower())
@@ -286,6 +363,8 @@ def parse_layout(path: Path, data: dict[str, Any], *, name: str, is_override: bo
     order_by = data.get("order_by")
     if order_by is not None and not (isinstance(order_by, str) and order_by.strip()):
         raise MappingError(path, "order_by must be a SQL ORDER BY list", "order_by")
+    if order_by is not None:
+        check_expression(path, "order_by", order_by, prefix="SELECT 1 ORDER BY")
 
     return Layout(
         name=name,
@@ -305,6 +384,44 @@ def parse_layout(path: Path, data: dict[str, Any], *, name: str, is_override: bo
     )
 
 
+def mapping_path(file: str, overrides_dir: Path | str | None = None) -> tuple[Path, bool]:
+    """Return the file a mapping is read from, and whether it is an override.
+
+    Args:
+        file: The mapping's file name (``customer.fil.toml``, ``orders.toml``).
+        overrides_dir: Optional folder (``QBPA_MAPPINGS_DIR``) whose same-named file replaces
+            the packaged default.
+
+    Raises:
+        MappingError: The name is not a plain file name, or no such mapping exists.
+    """
+    if "/" in file or "\\" in file or file.startswith("."):
+        raise MappingError(file, "mapping name must be a plain file name")
+    if overrides_dir:
+        candidate = Path(overrides_dir) / file
+        if candidate.is_file():
+            return candidate, True
+    default = DEFAULT_MAPPINGS_DIR / file
+    if not default.is_file():
+        raise MappingError(default, "no such layout")
+    return default, False
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Parse a mapping file.
+
+    Raises:
+        MappingError: The file cannot be read or is not valid TOML (naming the file).
+    """
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise MappingError(path, f"not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise MappingError(path, f"cannot be read: {exc.strerror or exc}") from None
+
+
 def layout_path(name: str, overrides_dir: Path | str | None = None) -> tuple[Path, bool]:
     """Return the file a layout is read from, and whether it is an override.
 
@@ -315,17 +432,7 @@ def layout_path(name: str, overrides_dir: Path | str | None = None) -> tuple[Pat
     Raises:
         MappingError: The name is not a plain name, or no such layout exists.
     """
-    file = name if name.endswith(".toml") else f"{name}.toml"
-    if "/" in file or "\\" in file or file.startswith("."):
-        raise MappingError(file, "layout name must be a plain file name")
-    if overrides_dir:
-        candidate = Path(overrides_dir) / file
-        if candidate.is_file():
-            return candidate, True
-    default = DEFAULT_MAPPINGS_DIR / file
-    if not default.is_file():
-        raise MappingError(default, "no such layout")
-    return default, False
+    return mapping_path(name if name.endswith(".toml") else f"{name}.toml", overrides_dir)
 
 
 def load_layout(name: str, overrides_dir: Path | str | None = None) -> Layout:
@@ -342,11 +449,7 @@ def load_layout(name: str, overrides_dir: Path | str | None = None) -> Layout:
         MappingError: The file is missing, is not valid TOML, or is structurally invalid.
     """
     path, is_override = layout_path(name, overrides_dir)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise MappingError(path, f"not valid TOML: {exc}") from exc
+    data = load_toml(path)
     layout = parse_layout(path, data, name=name.removesuffix(".toml"), is_override=is_override)
     if is_override:
         logger.info("Layout %s loaded from override %s", layout.name, path)

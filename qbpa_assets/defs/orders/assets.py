@@ -2,20 +2,22 @@
 
 import dagster as dg
 
+from qbpa_assets.defs.keys import INVENTIV_ORDERS, SALES_ORDERS, STAGING_CUSTOMERS, STAGING_ITEMS
 from qbpa_assets.defs.partitions import order_daily_partitions
 from qbpa_assets.defs.resources.inventiv_db import InventivDbResource
 from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
 from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
-from qbpa_assets.lib import orders
 from qbpa_assets.lib.markdown import markdown_table
+from qbpa_assets.lib.orders.copy import copy_orders
+from qbpa_assets.lib.orders.importer import import_orders
+from qbpa_assets.lib.orders.report import rejects_markdown
 from qbpa_assets.lib.warehouse.tables import existing_tables
 
-SALES_ORDERS = dg.AssetKey(["quickbooks", "sales_orders"])
 REJECTS_CHECK = "no_rejected_orders"
 
 
 @dg.asset(
-    key=["inventiv_db", "orders"],
+    key=INVENTIV_ORDERS,
     group_name="inventiv_db",
     kinds={"odbc", "duckdb"},
     pool="duckdb",
@@ -35,8 +37,10 @@ def inventiv_orders(
     """
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date()
+    # The mapping (with any QBPA_MAPPINGS_DIR override) is loaded and checked before anything.
+    mapping = inventiv_db.mapping()
     with inventiv_db.get_db() as db, warehouse.get_connection() as con:
-        copied = orders.copy_orders(db, con, start, end)
+        copied = copy_orders(db, con, start, end, mapping=mapping)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": copied.orders,
@@ -48,12 +52,8 @@ def inventiv_orders(
 
 
 @dg.asset(
-    key=["quickbooks", "sales_orders"],
-    deps=[
-        dg.AssetKey(["inventiv_db", "orders"]),
-        dg.AssetKey(["staging", "customers"]),
-        dg.AssetKey(["staging", "items"]),
-    ],
+    key=SALES_ORDERS,
+    deps=[INVENTIV_ORDERS, STAGING_CUSTOMERS, STAGING_ITEMS],
     group_name="quickbooks",
     kinds={"quickbooks", "duckdb"},
     pool="duckdb",
@@ -93,10 +93,10 @@ def sales_orders(
     with quickbooks.get_client(logger=context.log) as client:
         with warehouse.get_connection() as con:
             _require_master_data(con)
-            result = orders.import_orders(
+            result = import_orders(
                 con, client, start, end, entity=entity, mapping=mapping, logger=context.log
             )
-    rejects_md = orders.rejects_markdown(result)
+    rejects_md = rejects_markdown(result)
     created_ids = [row.qbo_id for row in result.created]
     changed = result.changed_after_create
     if changed:
@@ -152,7 +152,7 @@ def _require_master_data(con) -> None:
 
 sales_order_import_job = dg.define_asset_job(
     name="sales_order_import_job",
-    selection=dg.AssetSelection.assets(["inventiv_db", "orders"], ["quickbooks", "sales_orders"]),
+    selection=dg.AssetSelection.assets(INVENTIV_ORDERS, SALES_ORDERS),
     partitions_def=order_daily_partitions,
     description="New PocketAdvantage orders → QuickBooks sales orders (Estimates by default).",
 )

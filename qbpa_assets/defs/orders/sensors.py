@@ -11,6 +11,7 @@ import dagster as dg
 from qbpa_assets.defs.orders.assets import sales_order_import_job
 from qbpa_assets.defs.partitions import order_daily_partitions
 from qbpa_assets.defs.resources.inventiv_db import InventivDbResource
+from qbpa_assets.lib.orders.new_orders import fetch_new_orders
 
 SENSOR_INTERVAL_SECONDS = int(os.environ.get("QBPA_ORDER_SENSOR_INTERVAL", "60"))
 MAX_ORDERS_PER_TICK = 1000
@@ -99,9 +100,10 @@ def inventiv_new_orders_sensor(
     cursor = _Cursor(context.cursor)
     run_requests = _retries(context, cursor)
     try:
+        mapping = inventiv_db.mapping()
         with inventiv_db.get_db() as db:
-            new = db.fetch_new_orders(
-                cursor.modified_at, cursor.order_id, limit=MAX_ORDERS_PER_TICK
+            new = fetch_new_orders(
+                db, mapping, cursor.modified_at, cursor.order_id, limit=MAX_ORDERS_PER_TICK
             )
     except Exception as exc:  # an outage must not turn into a crash loop of failed ticks
         reason = f"Inventiv database unavailable: {type(exc).__name__}: {exc}"

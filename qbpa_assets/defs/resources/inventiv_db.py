@@ -11,7 +11,7 @@ import dagster as dg
 from pydantic import Field
 
 from qbpa_assets.lib.inventiv.db import InventivDb, InventivDbError
-from qbpa_assets.lib.orders import OrderMapping, load_order_mapping
+from qbpa_assets.lib.orders.mapping import OrderMapping, load_order_mapping
 
 
 class InventivDbResource(dg.ConfigurableResource):
@@ -65,7 +65,6 @@ class InventivDbResource(dg.ConfigurableResource):
             self.connection_string or "",
             password=self.password or None,
             timeout=self.timeout,
-            mapping=self.mapping(),
         )
         try:
             yield db

@@ -1,8 +1,10 @@
-"""Access to the Inventiv (PocketAdvantage) order database over ODBC.
+"""The Inventiv (PocketAdvantage) database over ODBC: a generic client, no business rules.
 
 Every Inventiv install runs on a different database (SQL Server, PostgreSQL, SQLite, ...), so
-this module speaks plain ODBC through pyodbc and takes its SQL from the order mapping file
-(``mappings/orders.toml``). It only ever runs parameterized statements; values never become SQL.
+this module speaks plain ODBC through pyodbc: connect (with retries of transient errors), login
+and query timeouts, parameterized statements only (values never become SQL), chunked fetches.
+What to read and what it means (the order mapping, the new-order query) lives in
+``qbpa_assets.lib.orders``.
 
 The password is kept apart from the connection string (``INVENTIV_DB_PASSWORD``): it is appended
 as ``PWD={...}`` only at connect time, and every message this module produces shows the
@@ -16,13 +18,9 @@ import random
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from typing import Any
 
 import pyodbc
-
-from qbpa_assets.lib.orders import OrderMapping, load_order_mapping, to_date, to_datetime
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +44,6 @@ _AUTH_FAILURE_RE = re.compile(
 
 class InventivDbError(Exception):
     """The Inventiv database could not be reached or queried (message free of secrets)."""
-
-
-@dataclass(frozen=True)
-class NewOrder:
-    """One order the sensor has not seen yet.
-
-    Attributes:
-        order_id: The Inventiv ORDER_ID as the database returned it (int or str); pass it back
-            unchanged as the sensor cursor.
-        order_date: ORDER_DATE, which decides the daily partition.
-        modified_at: MODIFIED_AT (naive timestamp, as stored).
-    """
-
-    order_id: Any
-    order_date: date
-    modified_at: datetime
 
 
 def mask_connection_string(connection_string: str) -> str:
@@ -97,7 +79,6 @@ class InventivDb:
             ``Driver={PostgreSQL Unicode};Server=db;Port=5432;Database=inv;Uid=qbpa``.
         password: Appended as ``PWD={...}`` at connect time; never logged.
         timeout: Seconds for the login and for each query.
-        mapping: The order mapping (source SQL); defaults to the packaged ``orders.toml``.
         connect_retries: Attempts on transient connection errors (with backoff).
     """
 
@@ -106,7 +87,6 @@ class InventivDb:
         connection_string: str,
         password: str | None = None,
         timeout: int = 30,
-        mapping: OrderMapping | None = None,
         connect_retries: int = 4,
     ) -> None:
         if not connection_string or not connection_string.strip():
@@ -116,7 +96,6 @@ class InventivDb:
         self._connection_string = connection_string.strip().rstrip(";")
         self._password = password or None
         self.timeout = int(timeout)
-        self.mapping = mapping or load_order_mapping()
         self.connect_retries = max(1, int(connect_retries))
         self._conn: pyodbc.Connection | None = None
 
@@ -243,66 +222,22 @@ class InventivDb:
             out.extend(rows)
         return columns, out
 
-    def fetch_new_orders(
-        self, after_modified_at: datetime | None, after_order_id: Any = None, limit: int = 1000
-    ) -> list[NewOrder]:
-        """Orders whose ``(MODIFIED_AT, ORDER_ID)`` is after the cursor, oldest first.
-
-        The database filters coarsely (``MODIFIED_AT >= cursor - 1 s``) and the exact tuple
-        comparison happens here on normalized values: text timestamps (SQLite) are stored in
-        whatever format the writer chose, so comparing them to a bound parameter as strings can
-        silently skip rows that share the cursor's timestamp.
-
-        Args:
-            after_modified_at: The cursor's MODIFIED_AT, or None for "from the beginning".
-            after_order_id: The cursor's ORDER_ID (as returned in a previous NewOrder).
-            limit: Maximum orders returned.
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one parameterized statement that returns no rows (autocommit).
 
         Returns:
-            Up to ``limit`` NewOrder records ordered by (modified_at, order_id).
+            The number of rows the statement affected (-1 when the driver does not say).
+
+        Raises:
+            InventivDbError: The statement failed (message names the statement's first line).
         """
-        lower = (
-            datetime(1900, 1, 1)
-            if after_modified_at is None
-            else after_modified_at - timedelta(seconds=1)
-        )
-        cursor_key = None
-        if after_modified_at is not None:
-            cursor_key = (after_modified_at, _id_key(after_order_id))
-        out: list[NewOrder] = []
-        chunks = self.iter_chunks(self.mapping.new_orders_sql, [lower], limit + 100)
-        for names, rows in chunks:
-            idx = {n: i for i, n in enumerate(names)}
-            for col in ("order_id", "order_date", "modified_at"):
-                if col not in idx:
-                    raise InventivDbError(
-                        f"{self.mapping.path}: [source] new_orders_sql must return a column "
-                        f"named {col!r} (got {', '.join(names)})"
-                    )
-            for row in rows:
-                mod = to_datetime(row[idx["modified_at"]])
-                odate = to_date(row[idx["order_date"]])
-                oid = row[idx["order_id"]]
-                if mod is None or odate is None:
-                    continue
-                if cursor_key is not None and (mod, _id_key(oid)) <= cursor_key:
-                    continue
-                out.append(NewOrder(oid, odate, mod))
-            if len(out) >= limit:
-                chunks.close()  # enough: the statement is ordered, stop reading
-                break
-        # The database orders by its own types; re-sort on the normalized values.
-        out.sort(key=lambda o: (o.modified_at, _id_key(o.order_id)))
-        return out[:limit]
-
-
-def _id_key(value: Any) -> tuple[int, Any]:
-    """Sort key for order ids that may be ints or strings (ints first, numerically)."""
-    if isinstance(value, bool) or value is None:
-        return (2, str(value))
-    if isinstance(value, int):
-        return (0, value)
-    text = str(value)
-    if text.lstrip("-").isdigit():
-        return (0, int(text))
-    return (1, text)
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(sql, *params) if params else cur.execute(sql)
+            count = cur.rowcount
+            cur.close()
+            return count
+        except pyodbc.Error as exc:
+            head = " ".join(sql.split())[:80]
+            raise self._error(f"Inventiv statement failed: {head}", exc) from None

@@ -16,6 +16,8 @@ from qbpa_assets.lib.inventiv.db import (
     mask_connection_string,
     odbc_brace,
 )
+from qbpa_assets.lib.orders.mapping import load_order_mapping
+from qbpa_assets.lib.orders.new_orders import fetch_new_orders
 from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder, sqlite_connection_string
 
 T0 = datetime(2026, 11, 20, 10, 0, 0)
@@ -49,32 +51,6 @@ def test_odbc_brace_escapes_closing_brace() -> None:
     assert odbc_brace("a}b;c") == "{a}}b;c}"
 
 
-def test_fetch_new_orders_cursor_and_ties(inventiv_odbc) -> None:
-    # Three orders share one MODIFIED_AT: the ORDER_ID tie-break must not skip any of them.
-    inventiv_odbc.insert_orders(
-        [
-            _order(1, T0),
-            _order(2, T0),
-            _order(3, T0),
-            _order(4, datetime(2026, 11, 20, 10, 0, 1)),
-            _order(5, datetime(2026, 11, 19, 9, 0)),
-        ]
-    )
-    with inventiv_odbc.db() as db:
-        first = db.fetch_new_orders(None, None, limit=2)
-        assert [o.order_id for o in first] == [5, 1]
-        assert first[0].order_date == date(2026, 11, 20)
-        assert first[0].modified_at == datetime(2026, 11, 19, 9, 0)
-        rest = db.fetch_new_orders(first[-1].modified_at, first[-1].order_id, limit=10)
-        assert [o.order_id for o in rest] == [2, 3, 4]
-        assert db.fetch_new_orders(rest[-1].modified_at, rest[-1].order_id) == []
-    # An edit moves the order after the cursor again.
-    inventiv_odbc.update_order(2, modified_at=datetime(2026, 11, 20, 11, 0))
-    with inventiv_odbc.db() as db:
-        again = db.fetch_new_orders(rest[-1].modified_at, rest[-1].order_id)
-    assert [o.order_id for o in again] == [2]
-
-
 def test_injection_shaped_values_are_data(inventiv_odbc) -> None:
     evil = "X'; DROP TABLE ORDERS; --"
     inventiv_odbc.insert_orders(
@@ -91,7 +67,9 @@ def test_injection_shaped_values_are_data(inventiv_odbc) -> None:
         ]
     )
     with inventiv_odbc.db() as db:
-        names, rows = db.fetch_all(db.mapping.orders_sql, [date(2026, 11, 20), date(2026, 11, 21)])
+        names, rows = db.fetch_all(
+            load_order_mapping().orders_sql, [date(2026, 11, 20), date(2026, 11, 21)]
+        )
     row = dict(zip(names, rows[0], strict=True))
     assert row["order_no"] == evil
     assert row["customer_id"] == "1' OR '1'='1"
@@ -161,12 +139,12 @@ def test_resource_opens_db_and_mapping_override(sqlite_odbc_db, tmp_path) -> Non
     (override / "orders.toml").write_text(custom, encoding="utf-8")
     plain = InventivDbResource(connection_string=sqlite_odbc_db.connection_string)
     with plain.get_db() as db:
-        assert [o.order_id for o in db.fetch_new_orders(None)] == [1]
+        assert [o.order_id for o in fetch_new_orders(db, plain.mapping(), None)] == [1]
     overridden = InventivDbResource(
         connection_string=sqlite_odbc_db.connection_string, mappings_dir=str(override)
     )
     with overridden.get_db() as db:
-        assert db.fetch_new_orders(None) == []
+        assert fetch_new_orders(db, overridden.mapping(), None) == []
 
 
 def test_sqlite_connection_string_refuses_semicolon(tmp_path) -> None:

@@ -18,8 +18,14 @@ from typing import Any
 import duckdb
 import pytest
 
-from qbpa_assets.lib import orders
-from qbpa_assets.lib.orders import OrderMappingError, load_order_mapping
+from qbpa_assets.lib.orders import importer
+from qbpa_assets.lib.orders.copy import copy_orders
+from qbpa_assets.lib.orders.importer import import_orders
+from qbpa_assets.lib.orders.mapping import OrderMappingError, load_order_mapping
+from qbpa_assets.lib.orders.report import rejects_markdown
+from qbpa_assets.lib.orders.payloads import order_marker
+from qbpa_assets.lib.orders.results import ImportResult
+from qbpa_assets.lib.orders.window import window_orders
 from qbpa_assets.lib.quickbooks.client import QboClient
 from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder
 from qbpa_assets_tests.fixtures.odbc import InventivTestDb, stage_company
@@ -63,10 +69,10 @@ class Env:
             **kw,
         )
 
-    def run(self, **kw: Any) -> orders.ImportResult:
+    def run(self, **kw: Any) -> ImportResult:
         with self.db.db() as inventiv:
-            orders.copy_orders(inventiv, self.con, D, END)
-        return orders.import_orders(self.con, self.client, D, END, **kw)
+            copy_orders(inventiv, self.con, D, END)
+        return import_orders(self.con, self.client, D, END, **kw)
 
     def ledger(self) -> dict[str, tuple]:
         rows = self.con.execute(
@@ -108,7 +114,7 @@ def env(fresh_emulator, sqlite_odbc_db, tmp_path):
 @pytest.fixture
 def small_batches(monkeypatch):
     """Batches of 3 so that a handful of orders spans several batch requests."""
-    monkeypatch.setattr(orders, "BATCH_SIZE", 3)
+    monkeypatch.setattr(importer, "BATCH_SIZE", 3)
 
 
 def _doc_numbers(docs: list[dict]) -> Counter:
@@ -160,7 +166,7 @@ def test_bad_orders_rejected_good_created_fix_then_created(
     ledger = env.ledger()
     assert ledger["1"][0] == "created" and ledger["1"][1] == created["SO-0001"]["Id"]
     assert ledger["6"][0] == "rejected" and "inactive" in ledger["6"][3][0]
-    assert "| 5 |" in orders.rejects_markdown(result)
+    assert "| 5 |" in rejects_markdown(result)
 
     # Fixing the data in PocketAdvantage is enough: the next run creates it, nothing else.
     env.db.set_line(6, 2, ITEM_ID=env.items[0])
@@ -306,12 +312,15 @@ def test_duplicate_docnumber_fault_is_adopted_and_foreign_one_rejected(env, smal
     )
 
     def race(index: int, responses: list[dict]) -> None:
-        # Between our look-up and batch 2, another process creates order 5's document.
+        # Between our look-up and batch 2, another qbpa process creates order 5's document
+        # (with order 5's marker, as qbpa writes it).
         if index == 0:
+            order_hash = window_orders(env.con, D, END)["5"].order_hash
             env.emu.add_entity(
                 "Estimate",
                 {
                     "DocNumber": "SO-0005",
+                    "PrivateNote": order_marker("5", order_hash),
                     "CustomerRef": {"value": order5.customer_id},
                     "TxnDate": "2026-11-20",
                     "Line": [],

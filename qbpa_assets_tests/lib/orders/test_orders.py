@@ -9,14 +9,15 @@ from importlib import resources
 import duckdb
 import pytest
 
-from qbpa_assets.lib import orders
 from qbpa_assets.lib.inventiv.db import InventivDb
-from qbpa_assets.lib.orders import (
-    LedgerRow,
-    OrderMappingError,
-    batch_request_id,
-    load_order_mapping,
-)
+from qbpa_assets.lib.orders.batches import batch_request_id
+from qbpa_assets.lib.orders.copy import copy_orders
+from qbpa_assets.lib.orders.ledger import LedgerRow, ensure_ledger, read_ledger, write_ledger
+from qbpa_assets.lib.orders.mapping import OrderMappingError, load_order_mapping, validate_mapping
+from qbpa_assets.lib.orders.payloads import build_payloads
+from qbpa_assets.lib.orders.report import rejects_markdown
+from qbpa_assets.lib.orders.results import ImportResult
+from qbpa_assets.lib.orders.validate import validate_orders
 from qbpa_assets.sandbox.company import generate_company
 from qbpa_assets.sandbox.inventiv_demo import (
     INVALID_KINDS,
@@ -76,7 +77,7 @@ def test_copy_normalizes_types_and_respects_window(inventiv_odbc, con) -> None:
         ]
     )
     with inventiv_odbc.db() as db:
-        result = orders.copy_orders(db, con, D, date(2026, 11, 21))
+        result = copy_orders(db, con, D, date(2026, 11, 21))
     assert (result.orders, result.lines) == (1, 2)
     row = con.execute(
         "SELECT order_id, order_no, order_date, customer_id, rep_id, po_number, ship_date,"
@@ -101,16 +102,16 @@ def test_copy_rerun_replaces_exactly_the_window(sqlite_odbc_db, con) -> None:
         ]
     )
     with sqlite_odbc_db.db() as db:
-        orders.copy_orders(db, con, D, date(2026, 11, 22))
+        copy_orders(db, con, D, date(2026, 11, 22))
         sqlite_odbc_db.execute("DELETE FROM ORDER_LINES WHERE ORDER_ID = 1")
         sqlite_odbc_db.execute("DELETE FROM ORDERS WHERE ORDER_ID = 1")
         sqlite_odbc_db.update_order(2, ORDER_NO="A-2b")
-        again = orders.copy_orders(db, con, date(2026, 11, 21), date(2026, 11, 22))
+        again = copy_orders(db, con, date(2026, 11, 21), date(2026, 11, 22))
         assert (again.orders, again.lines) == (1, 1)
         assert con.execute(
             "SELECT order_id, order_no FROM inventiv_db.orders ORDER BY order_id"
         ).fetchall() == [("1", "A-1"), ("2", "A-2b")]  # day 20 untouched by the day-21 run
-        orders.copy_orders(db, con, D, date(2026, 11, 21))
+        copy_orders(db, con, D, date(2026, 11, 21))
     assert con.execute("SELECT count(*) FROM inventiv_db.orders").fetchone() == (1,)
     assert con.execute("SELECT count(*) FROM inventiv_db.order_lines").fetchone() == (1,)
 
@@ -136,8 +137,8 @@ def test_validation_collects_every_reason(sqlite_odbc_db, con, company) -> None:
         ]
     )
     with sqlite_odbc_db.db() as db:
-        orders.copy_orders(db, con, D, date(2026, 11, 21))
-    reasons = orders.validate_orders(con, D, date(2026, 11, 21))
+        copy_orders(db, con, D, date(2026, 11, 21))
+    reasons = validate_orders(con, D, date(2026, 11, 21))
     assert set(reasons) == {"2", "3"}
     two = reasons["2"]
     assert two[0].startswith("order number XXXXXXXXXXXXXXXXXXXXXX is 22 characters")
@@ -159,9 +160,9 @@ def test_demo_db_has_each_kind_of_invalid_order(tmp_path, con, company) -> None:
         tmp_path / "demo.db", company, orders=12, invalid=4, days=3, end_date=D
     )
     with InventivDb(conn_str) as db:
-        copied = orders.copy_orders(db, con, date(2026, 11, 18), date(2026, 11, 21))
+        copied = copy_orders(db, con, date(2026, 11, 18), date(2026, 11, 21))
     assert copied.orders == 12
-    reasons = orders.validate_orders(con, date(2026, 11, 18), date(2026, 11, 21))
+    reasons = validate_orders(con, date(2026, 11, 18), date(2026, 11, 21))
     assert sorted(reasons) == ["10", "11", "12", "9"]
     kinds = dict(zip(INVALID_KINDS, ["9", "10", "11", "12"], strict=True))
     assert "does not exist" in reasons[kinds["unknown_item"]][0]
@@ -192,10 +193,10 @@ def test_default_mapping_builds_payload(sqlite_odbc_db, con) -> None:
         ]
     )
     with sqlite_odbc_db.db() as db:
-        orders.copy_orders(db, con, D, date(2026, 11, 21))
+        copy_orders(db, con, D, date(2026, 11, 21))
     mapping = load_order_mapping()
-    orders.validate_mapping(con, mapping)
-    payload = orders.build_payloads(con, mapping, ["5"])["5"]
+    validate_mapping(con, mapping)
+    payload = build_payloads(con, mapping, ["5"])["5"]
     assert payload == {
         "DocNumber": "PA-5",
         "TxnDate": "2026-11-20",
@@ -233,7 +234,7 @@ def test_mapping_with_unknown_column_names_the_field(tmp_path, con) -> None:
     )
     mapping = load_order_mapping(bad)
     with pytest.raises(OrderMappingError) as info:
-        orders.validate_mapping(con, mapping)
+        validate_mapping(con, mapping)
     assert str(bad) in str(info.value)
     assert "[header] ShipDate" in str(info.value) and "shipping_day" in str(info.value)
 
@@ -261,9 +262,9 @@ def test_source_sql_without_alias_fails_clearly(sqlite_odbc_db, con, tmp_path) -
         encoding="utf-8",
     )
     sqlite_odbc_db.insert_orders([DemoOrder(1, "A", D, "7", [], modified_at=T0)])
-    db = InventivDb(sqlite_odbc_db.connection_string, mapping=load_order_mapping(path))
+    db = InventivDb(sqlite_odbc_db.connection_string)
     with db, pytest.raises(OrderMappingError, match="order_no"):
-        orders.copy_orders(db, con, D, date(2026, 11, 21))
+        copy_orders(db, con, D, date(2026, 11, 21), mapping=load_order_mapping(path))
 
 
 def test_batch_request_id_is_deterministic_and_short() -> None:
@@ -276,30 +277,30 @@ def test_batch_request_id_is_deterministic_and_short() -> None:
 
 
 def test_ledger_upsert_keeps_first_seen(con) -> None:
-    orders.ensure_ledger(con)
+    ensure_ledger(con)
     row = LedgerRow(
         "1", "A-1", D, None, "Estimate", None, "rejected", ["bad | item"], None, T0, "h"
     )
-    orders.write_ledger(con, [row])
+    write_ledger(con, [row])
     first = con.execute("SELECT first_seen_at FROM quickbooks.sales_orders").fetchone()[0]
     row.status, row.reasons, row.qbo_id, row.doc_number = "created", [], "77", "A-1"
-    orders.write_ledger(con, [row])
+    write_ledger(con, [row])
     got = con.execute(
         "SELECT status, reasons, qbo_id, first_seen_at, updated_at >= first_seen_at"
         " FROM quickbooks.sales_orders"
     ).fetchall()
     assert got == [("created", [], "77", first, True)]
-    assert orders.read_ledger(con, ["1"])["1"].qbo_id == "77"
+    assert read_ledger(con, ["1"])["1"].qbo_id == "77"
 
 
 def test_rejects_markdown_escapes_cells() -> None:
-    result = orders.ImportResult(
+    result = ImportResult(
         rejected=[
             LedgerRow(
                 "1", "A|1", D, None, "Estimate", None, "rejected", ["x", "y\nz"], None, None, None
             ),
         ]
     )
-    text = orders.rejects_markdown(result)
+    text = rejects_markdown(result)
     assert "| 1 | A\\|1 | x; y z |" in text
-    assert orders.rejects_markdown(orders.ImportResult()) == "No rejected orders."
+    assert rejects_markdown(ImportResult()) == "No rejected orders."
