@@ -22,8 +22,8 @@ from qbpa_assets.lib.orders import importer
 from qbpa_assets.lib.orders.copy import copy_orders
 from qbpa_assets.lib.orders.importer import import_orders
 from qbpa_assets.lib.orders.mapping import OrderMappingError, load_order_mapping
-from qbpa_assets.lib.orders.report import rejects_markdown
 from qbpa_assets.lib.orders.payloads import order_marker
+from qbpa_assets.lib.orders.report import rejects_markdown
 from qbpa_assets.lib.orders.results import ImportResult
 from qbpa_assets.lib.orders.window import window_orders
 from qbpa_assets.lib.quickbooks.client import QboClient
