@@ -13,13 +13,20 @@ MASTER_DATA_KEYS = [
     keys.STAGING_ITEMS,
     keys.CUSTOMER_FIL,
     keys.ITEM_FIL,
+    keys.QBO_VENDORS,
+    keys.STAGING_VENDORS,
+    keys.VENDOR_FIL,
+    keys.QBO_EMPLOYEES,
+    keys.STAGING_SALES_REPS,
+    keys.SALESREP_FIL,
 ]
 
 nightly_master_data_job = dg.define_asset_job(
     name="nightly_master_data_job",
     selection=dg.AssetSelection.assets(*MASTER_DATA_KEYS),
     description=(
-        "All QuickBooks customers and items → customer.fil and item.fil on the Inventiv FTP."
+        "All QuickBooks customers, items, vendors and sales reps → customer.fil, item.fil, "
+        "vendor.fil and salesrep.fil on the Inventiv FTP."
     ),
 )
 

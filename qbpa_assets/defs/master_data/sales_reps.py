@@ -1,0 +1,126 @@
+"""Sales reps: the configured source → ``staging/sales_reps`` → ``salesrep.fil`` (nightly, full).
+
+QuickBooks Online has no sales-rep list; ``QBPA_SALES_REP_SOURCE`` says what stands for one
+(:mod:`qbpa_assets.lib.master_data.rep_source`: Employees by default, Classes, or a transaction
+custom field). The same reps validate the orders (``staging/sales_reps → quickbooks/sales_orders``).
+"""
+
+import dagster as dg
+
+from qbpa_assets.defs import keys
+from qbpa_assets.defs.inventiv_ftp import export_fil, fil_checks
+from qbpa_assets.defs.master_data.assets import land_list_entity
+from qbpa_assets.defs.master_data.checks import duplicate_ids
+from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
+from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
+from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
+from qbpa_assets.lib.mappings import load_layout
+from qbpa_assets.lib.markdown import table_preview
+from qbpa_assets.lib.master_data import sales_reps
+from qbpa_assets.lib.master_data.rep_source import RepSource, parse_rep_source
+
+
+def rep_source(qbpa: QbpaSettings) -> RepSource:
+    """The parsed ``QBPA_SALES_REP_SOURCE``; a bad value fails the run naming the variable."""
+    try:
+        return parse_rep_source(qbpa.sales_rep_source)
+    except ValueError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+
+
+@dg.asset(
+    key=keys.QBO_EMPLOYEES,
+    group_name="quickbooks",
+    kinds={"quickbooks", "duckdb"},
+    pool="duckdb",
+)
+def quickbooks_employees(
+    context: dg.AssetExecutionContext,
+    quickbooks: QuickBooksResource,
+    warehouse: WarehouseResource,
+    qbpa: QbpaSettings,
+) -> dg.MaterializeResult:
+    """The raw rows of the sales-rep source, active and inactive, as QuickBooks sent them.
+
+    Grain: one row per entity (id, sync token, last updated, active, JSON payload), replaced as a
+    whole each night. What it holds depends on ``QBPA_SALES_REP_SOURCE``: the **Employees** for
+    ``employee`` and for ``custom_field:<name>`` (there the reps are the field's values on the
+    landed invoices, and an employee whose name or number equals a value gives that rep's
+    name, e-mail and phone); the **Classes** for ``class``. The ``entity`` metadata says which.
+    """
+    source = rep_source(qbpa)
+    landed = land_list_entity(context, source.raw_entity, quickbooks, warehouse)
+    return dg.MaterializeResult(
+        metadata={**landed.metadata, "entity": source.raw_entity, "rep_source": source.setting}
+    )
+
+
+@dg.asset(
+    key=keys.STAGING_SALES_REPS,
+    # A custom-field source also reads the landed invoices (quickbooks.invoices, the values seen
+    # on them); the designed lineage shows the rep source only.
+    deps=[keys.QBO_EMPLOYEES],
+    group_name="staging",
+    kinds={"duckdb"},
+    pool="duckdb",
+)
+def staging_sales_reps(warehouse: WarehouseResource, qbpa: QbpaSettings) -> dg.MaterializeResult:
+    """Sales reps from the configured source: one row per rep, active and inactive.
+
+    Columns: ``id`` (what ``salesrep.fil`` exports and an order's ``REP_ID`` must hold: the
+    Employee Id, the Class Id, or the custom field's text), ``code`` (number or initials),
+    ``name``, ``given_name``, ``family_name``, ``email``, ``phone``, ``active``, ``source``,
+    ``employee_id``. The source of ``salesrep.fil`` and of the orders' rep validation.
+    """
+    source = rep_source(qbpa)
+    with warehouse.get_connection() as con:
+        rows = sales_reps.refresh_sales_reps(con, source)
+        inactive = con.execute(
+            f"SELECT count(*) FROM {keys.table_name(keys.STAGING_SALES_REPS)} WHERE NOT active"
+        ).fetchone()[0]
+        preview = table_preview(con, keys.table_name(keys.STAGING_SALES_REPS))
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "inactive_rows": inactive,
+            "rep_source": source.setting,
+            "preview": dg.MetadataValue.md(preview),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=keys.STAGING_SALES_REPS,
+    name="unique_sales_rep_ids",
+    blocking=True,
+    pool="duckdb",
+    description="Each sales rep id appears once: an order's REP_ID must name exactly one rep.",
+)
+def unique_sales_rep_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Block the export when a rep id repeats."""
+    return duplicate_ids(warehouse, keys.table_name(keys.STAGING_SALES_REPS))
+
+
+@dg.asset(
+    key=keys.SALESREP_FIL,
+    deps=[keys.STAGING_SALES_REPS],
+    group_name="inventiv_ftp",
+    kinds={"sftp", "file"},
+    pool="duckdb",
+    check_specs=fil_checks(keys.SALESREP_FIL),
+)
+def salesrep_fil(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    inventiv_ftp: InventivFtpResource,
+    qbpa: QbpaSettings,
+) -> dg.MaterializeResult:
+    """``salesrep.fil`` in ``latest<account_id>/`` on the Inventiv FTP: the company's sales reps.
+
+    Tab-delimited, one rep per line, columns from the ``salesrep.fil`` layout. ``SALESREP_ID`` is
+    the value PocketAdvantage puts in an order's ``REP_ID``. Atomic upload as for
+    ``customer.fil``; a local copy stays in ``QBPA_DATA_DIR/exports/``.
+    """
+    layout = load_layout("salesrep.fil", qbpa.mappings_path)
+    local_path = warehouse.exports_dir / layout.file_name
+    return export_fil(context, layout, local_path, warehouse, inventiv_ftp)
