@@ -64,7 +64,8 @@ def load_order_mapping(
         data = load_toml(path)
     except MappingError as exc:
         raise OrderMappingError(path, str(exc).removeprefix(f"{path}: ")) from None
-    unknown = set(data) - {"source", "target", "header", "line"}
+    # [status] (where order status is written) is read by lib/orders/status_sql.py.
+    unknown = set(data) - {"source", "target", "header", "line", "status"}
     if unknown:
         raise OrderMappingError(path, f"unknown section(s) {sorted(unknown)}")
     src = data.get("source", {})

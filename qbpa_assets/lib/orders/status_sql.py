@@ -30,6 +30,8 @@ from typing import Any
 
 import pyodbc
 
+from qbpa_assets.lib.orders.mapping import OrderMappingError
+
 STATUS_FIELDS = (
     "order_id",
     "qbo_id",
@@ -76,20 +78,26 @@ _KEYS = {
 _TOKEN_RE = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|:([A-Za-z_]\w*)")
 
 
-class StatusMappingError(ValueError):
+class StatusMappingError(OrderMappingError):
     """The ``[status]`` section is invalid (names the file and the key)."""
+
+    def __init__(self, file: str | Path, message: str, key: str | None = None) -> None:
+        super().__init__(file, message, key, "status")
 
 
 class StatusWriteError(Exception):
     """Writing status rows into the Inventiv database failed (message free of secrets)."""
 
 
-def bind_named(sql: str, source: str = "[status]") -> tuple[str, list[str]]:
+def bind_named(
+    sql: str, path: str = "orders.toml", key: str | None = None
+) -> tuple[str, list[str]]:
     """Turn ``:name`` placeholders into ``?`` and return the names in order.
 
     Args:
         sql: A statement with ``:order_id``-style placeholders.
-        source: Where the statement comes from (for messages).
+        path: The mapping file the statement comes from (for messages).
+        key: Its key in ``[status]``.
 
     Returns:
         ``(sql with ?, [names])``.
@@ -105,8 +113,10 @@ def bind_named(sql: str, source: str = "[status]") -> tuple[str, list[str]]:
             return match.group(0)
         if name.lower() not in STATUS_FIELDS:
             raise StatusMappingError(
-                f"{source}: unknown placeholder :{name} (allowed: "
-                f"{', '.join(':' + f for f in STATUS_FIELDS)})"
+                path,
+                f"unknown placeholder :{name} (allowed: "
+                f"{', '.join(':' + f for f in STATUS_FIELDS)})",
+                key,
             )
         names.append(name.lower())
         return "?"
@@ -205,10 +215,10 @@ class StatusTarget:
         if not rows:
             return 0
         self.ensure(conn)
-        update, update_names = bind_named(self.update_sql, f"{self.path}: [status] update_sql")
+        update, update_names = bind_named(self.update_sql, self.path, "update_sql")
         insert = insert_names = None
         if self.insert_sql:
-            insert, insert_names = bind_named(self.insert_sql, f"{self.path}: [status] insert_sql")
+            insert, insert_names = bind_named(self.insert_sql, self.path, "insert_sql")
         previous = conn.autocommit
         conn.autocommit = False
         try:
@@ -233,10 +243,10 @@ def _section(path: str) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except tomllib.TOMLDecodeError as exc:
-        raise StatusMappingError(f"{path}: not valid TOML: {exc}") from None
+        raise StatusMappingError(path, f"not valid TOML: {exc}") from None
     section = data.get("status", {})
     if not isinstance(section, dict):
-        raise StatusMappingError(f"{path}: [status] must be a table")
+        raise StatusMappingError(path, "must be a table")
     return section
 
 
@@ -245,7 +255,7 @@ def _text_key(section: dict[str, Any], path: str, key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise StatusMappingError(f"{path}: [status] {key} must be a SQL statement (text)")
+        raise StatusMappingError(path, "must be a SQL statement (text)", key)
     return value.strip()
 
 
@@ -266,19 +276,17 @@ def status_target(mapping_path: str | Path) -> StatusTarget:
     section = _section(path)
     unknown = sorted(set(section) - _KEYS)
     if unknown:
-        raise StatusMappingError(
-            f"{path}: [status] unknown key(s) {unknown} (allowed: {sorted(_KEYS)})"
-        )
+        raise StatusMappingError(path, f"unknown key(s) {unknown} (allowed: {sorted(_KEYS)})")
     update_sql = _text_key(section, path, "update_sql")
     default_table = update_sql is None
     on_cancel = section.get("on_cancel", "close")
     if on_cancel not in ON_CANCEL:
         raise StatusMappingError(
-            f"{path}: [status] on_cancel {on_cancel!r} is not one of {', '.join(ON_CANCEL)}"
+            path, f"{on_cancel!r} is not one of {', '.join(ON_CANCEL)}", "on_cancel"
         )
     for key in ("vanished_is_cancelled", "apply_edits"):
         if key in section and not isinstance(section[key], bool):
-            raise StatusMappingError(f"{path}: [status] {key} must be true or false")
+            raise StatusMappingError(path, "must be true or false", key)
     target = StatusTarget(
         path=path,
         exists_sql=_text_key(section, path, "exists_sql")
@@ -296,5 +304,5 @@ def status_target(mapping_path: str | Path) -> StatusTarget:
     for key in ("update_sql", "insert_sql"):
         statement = getattr(target, key)
         if statement:
-            bind_named(statement, f"{path}: [status] {key}")
+            bind_named(statement, path, key)
     return target

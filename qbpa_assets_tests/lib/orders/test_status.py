@@ -402,7 +402,7 @@ def test_status_mapping_is_checked() -> None:
 def test_status_mapping_errors_name_the_file(tmp_path) -> None:
     bad = tmp_path / "orders.toml"
     bad.write_text('[status]\non_cancel = "void"\n', encoding="utf-8")
-    with pytest.raises(StatusMappingError, match=r"orders.toml: \[status\] on_cancel"):
+    with pytest.raises(StatusMappingError, match=r"orders.toml: \[status\] on_cancel: 'void'"):
         status_target(bad)
     bad.write_text("[status]\nupdate_sq = 'x'\n", encoding="utf-8")
     with pytest.raises(StatusMappingError, match="unknown key"):
