@@ -29,6 +29,10 @@ INVOICE_FIL = dg.AssetKey(["inventiv_ftp", "invoice_fil"])
 INVENTIV_ORDERS = dg.AssetKey(["inventiv_db", "orders"])
 SALES_ORDERS = dg.AssetKey(["quickbooks", "sales_orders"])
 
+# Order status back to PocketAdvantage, unpartitioned (issue 13).
+SALES_ORDER_STATUS = dg.AssetKey(["quickbooks", "sales_order_status"])
+ORDER_STATUS = dg.AssetKey(["inventiv_db", "order_status"])
+
 
 def table_name(key: dg.AssetKey) -> str:
     """The DuckDB ``schema.table`` of a table asset: its key joined with a dot."""
