@@ -87,7 +87,7 @@ def _create_demo_db(data_dir: Path, company, orders: int = DEMO_ORDERS) -> str:
     from qbpa_assets.sandbox.inventiv_demo import create_demo_db
 
     return create_demo_db(
-        data_dir / "inventiv_demo.sqlite", company, orders=orders, invalid=4, days=3
+        data_dir / "inventiv_demo.sqlite", company, orders=orders, invalid=5, days=3
     )
 
 

@@ -35,7 +35,6 @@ STRING_LENGTH = FaultKind(
     "2050", "String length is either shorter or longer than supported by specification"
 )
 BATCH_TOO_LARGE = FaultKind("2050", "Batch request exceeds the maximum number of items")
-INVALID_CUSTOM_FIELD = FaultKind("2010", "Invalid Custom Field")
 THROTTLED = FaultKind(
     "3001",
     "message=ThrottleExceeded; errorCode=003001; statusCode=429",
@@ -73,7 +72,6 @@ CATALOGUE: tuple[FaultKind, ...] = (
     REQUIRED_PARAM,
     STRING_LENGTH,
     BATCH_TOO_LARGE,
-    INVALID_CUSTOM_FIELD,
     THROTTLED,
     APPLICATION_AUTHORIZATION_FAILED,
     AUTHENTICATION_FAILED,

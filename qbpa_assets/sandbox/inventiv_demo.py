@@ -38,6 +38,8 @@ SCHEMA = (
 )
 
 INVALID_KINDS = ("unknown_item", "inactive_customer", "zero_qty", "long_order_no")
+# A fifth invalid order (``invalid=5``, as the demo asks) has a rep who is inactive in QuickBooks.
+DEMO_INVALID_KINDS = (*INVALID_KINDS, "inactive_rep")
 
 
 @dataclass
@@ -65,7 +67,7 @@ class DemoOrder:
     ship_date: date | None = None
     notes: str | None = None
     modified_at: datetime | None = None
-    kind: str = "valid"  # or one of INVALID_KINDS (for tests and the demo narrative)
+    kind: str = "valid"  # or one of DEMO_INVALID_KINDS (for tests and the demo narrative)
 
 
 def sqlite_connection_string(path: Path | str) -> str:
@@ -164,14 +166,20 @@ def generate_orders(
 ) -> list[DemoOrder]:
     """Deterministic orders over ``days`` days ending ``end_date`` (default: today, UTC).
 
-    The last ``invalid`` orders are invalid, cycling through :data:`INVALID_KINDS` (unknown
-    item, inactive customer, quantity 0, order number longer than 21 characters).
+    The last ``invalid`` orders are invalid, cycling through :data:`DEMO_INVALID_KINDS`
+    (unknown item, inactive customer, quantity 0, order number longer than 21 characters, a
+    rep who is inactive in QuickBooks).
+
+    ``REP_ID`` holds what ``salesrep.fil`` exports for the default rep source (``employee``):
+    an Employee Id, of an active employee on the valid orders.
     """
     rng = random.Random(seed)
     end_date = end_date or datetime.now(UTC).date()
     customers = company.usable_customers()
     items = company.usable_items()
     inactive = [c for c in company.customers if not c.get("Active", True)]
+    reps = [str(e["Id"]) for e in company.employees if e.get("Active", True)]
+    inactive_reps = [str(e["Id"]) for e in company.employees if not e.get("Active", True)]
     if not customers or not items:
         raise ValueError("the sample company has no usable customers or items")
     out: list[DemoOrder] = []
@@ -199,7 +207,7 @@ def generate_orders(
             order_date=day,
             customer_id=str(customer["Id"]),
             lines=lines,
-            rep_id=f"R{rng.randint(1, 5):02d}",
+            rep_id=_rep(reps, rng.randint(1, 5)),
             po_number=f"PO{rng.randint(1000, 99999)}" if rng.random() < 0.6 else None,
             ship_date=day + timedelta(days=rng.randint(1, 7)),
             notes="Deliver to the back door" if rng.random() < 0.2 else None,
@@ -208,7 +216,7 @@ def generate_orders(
         )
         k = n - (orders - invalid)
         if k >= 0:
-            kind = INVALID_KINDS[k % len(INVALID_KINDS)]
+            kind = DEMO_INVALID_KINDS[k % len(DEMO_INVALID_KINDS)]
             order.kind = kind
             if kind == "unknown_item":
                 order.lines[0].item_id = "999999"
@@ -216,10 +224,17 @@ def generate_orders(
                 order.customer_id = str(inactive[0]["Id"]) if inactive else "999998"
             elif kind == "zero_qty":
                 order.lines[0].qty = 0
-            else:
+            elif kind == "inactive_rep":
+                order.rep_id = inactive_reps[0] if inactive_reps else "999997"
+            elif kind == "long_order_no":
                 order.order_no = f"PA-TOO-LONG-{order_id:05d}-XXXXXXXXXX"
         out.append(order)
     return out
+
+
+def _rep(reps: list[str], draw: int) -> str:
+    # One draw per order whatever the company, so every other field stays as it was.
+    return reps[(draw - 1) % len(reps)] if reps else f"R{draw:02d}"
 
 
 def create_demo_db(

@@ -110,12 +110,11 @@ class DataStore:
             "Customer": company.customers,
             "Item": company.items,
             "Invoice": company.invoices,
-            "Estimate": getattr(company, "estimates", []),
             "Term": company.terms,
             "Account": company.accounts,
             "Employee": company.employees,
             "Vendor": company.vendors,
-            "Class": getattr(company, "classes", []),
+            "Class": company.classes,
         }
         for entity, rows in tables.items():
             self._tables[entity] = {row["Id"]: row for row in rows}

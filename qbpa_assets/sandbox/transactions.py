@@ -3,10 +3,12 @@
 Checked: ``CustomerRef`` and every ``ItemRef`` exist and are active (610), ``Line`` is present
 (2020), line detail types are known (2010), ``DocNumber`` ≤ 21 characters (2050) and unique per
 entity while custom transaction numbers are on (6140, unless ``include=allowduplicatedocnum``),
-discount lines carry an amount or percent (6090). Computed: line ``Amount`` from ``Qty`` ×
-``UnitPrice`` (prices from the item when missing), line Ids and numbers, the sub-total line,
-``TotalAmt``, ``Balance``, ``DueDate`` from the terms, addresses from the customer, and an
-Estimate's ``TxnStatus`` (Pending).
+discount lines carry an amount or percent (6090), ``ClassRef`` (header or line) names an
+active Class (610), ``CustomField`` entries name defined fields (``custom_fields.py``).
+
+Computed: line ``Amount`` from ``Qty`` × ``UnitPrice`` (prices from the item when missing),
+line Ids and numbers, the sub-total line, ``TotalAmt``, ``Balance``, ``DueDate`` from the
+terms, addresses from the customer, and an Estimate's ``TxnStatus`` (Pending).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import datetime as dt
 from typing import Any
 
 from qbpa_assets.lib.quickbooks.limits import DOC_NUMBER_MAX
+from qbpa_assets.sandbox import custom_fields
 from qbpa_assets.sandbox.company import COMPANY_TZ, SALES_ACCOUNT, TAX_NON, USD
 from qbpa_assets.sandbox.faults import (
     DISCOUNT_INCOMPLETE,
@@ -46,6 +49,11 @@ class TransactionRules:
             raise required("Line")
         customer = self._ref("Customer", obj["CustomerRef"], "CustomerRef", "Customer")
         obj["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
+        if "CustomField" in obj:
+            defined = custom_fields.definitions(self._tables["Preferences"]["1"])
+            obj["CustomField"] = custom_fields.checked(obj["CustomField"], defined)
+        if obj.get("ClassRef"):
+            obj["ClassRef"] = self._class_ref(obj["ClassRef"], "ClassRef")
         prefs = self._tables["Preferences"]["1"].get("SalesFormsPrefs", {})
         doc = obj.get("DocNumber")
         if doc is not None:
@@ -108,6 +116,11 @@ class TransactionRules:
             obj.pop("Balance", None)
         return obj
 
+    def _class_ref(self, ref: Any, element: str) -> JSON:
+        """A ``ClassRef`` checked (exists, active: else 610) and named as QBO names it."""
+        cls = self._ref("Class", ref, element, "Class")
+        return {"value": cls["Id"], "name": cls.get("FullyQualifiedName") or cls.get("Name", "")}
+
     def _compute_lines(self, lines: Any, nested: bool = False) -> tuple[float, float]:
         """Validate lines and fill server-computed fields; return (subtotal, discount)."""
         if not isinstance(lines, list):
@@ -136,6 +149,10 @@ class TransactionRules:
                 else:
                     item = {"Id": "1", "Name": "Services", "UnitPrice": None}
                 detail["ItemRef"] = {"value": item["Id"], "name": item.get("Name", "")}
+                if detail.get("ClassRef"):
+                    detail["ClassRef"] = self._class_ref(
+                        detail["ClassRef"], "Line.SalesItemLineDetail.ClassRef"
+                    )
                 price = _num(detail.get("UnitPrice"))
                 qty = _num(detail.get("Qty"))
                 amount = _num(line.get("Amount"))

@@ -6,8 +6,10 @@ description lines, voided and deleted ones, and text that breaks naive exporters
 newlines, quotes, non-ASCII, emoji, very long values).
 
 Where each part is made: ``customers.py``, ``items.py``, ``invoices.py``, ``lists.py`` (terms,
-accounts, employees, vendors, Preferences); ``vocabulary.py`` holds the words and fixed
-references, ``common.py`` the random and time helpers.
+accounts, Preferences), ``vendors.py`` (vendors, items' preferred vendor), ``reps.py``
+(employees who are reps, their classes, the "Sales Rep" custom field, the rep on invoices);
+``vocabulary.py`` holds the words and fixed references, ``common.py`` the random and time
+helpers.
 
 Big companies share small immutable sub-dicts (refs, addresses) between objects to keep memory
 low: treat the returned objects as read-only (the emulator replaces, never mutates, them).
@@ -26,6 +28,13 @@ from qbpa_assets.sandbox.company.customers import customers as make_customers
 from qbpa_assets.sandbox.company.invoices import invoices as make_invoices
 from qbpa_assets.sandbox.company.items import items as make_items
 from qbpa_assets.sandbox.company.lists import default_preferences, small_lists
+from qbpa_assets.sandbox.company.reps import (
+    SALES_REP_FIELD,
+    assign_reps,
+    extend_employees,
+    rep_classes,
+)
+from qbpa_assets.sandbox.company.vendors import extend_vendors, prefer_vendors
 from qbpa_assets.sandbox.company.vocabulary import (
     COMPANY_TZ,
     DISCOUNT_ACCOUNT,
@@ -42,6 +51,7 @@ __all__ = [
     "TAX_NON",
     "TAX_TAX",
     "USD",
+    "SALES_REP_FIELD",
     "SampleCompany",
     "default_preferences",
     "generate_company",
@@ -64,6 +74,7 @@ class SampleCompany:
     accounts: list[dict[str, Any]] = field(default_factory=list)
     employees: list[dict[str, Any]] = field(default_factory=list)
     vendors: list[dict[str, Any]] = field(default_factory=list)
+    classes: list[dict[str, Any]] = field(default_factory=list)
     window_start: str = ""
     window_end: str = ""
 
@@ -137,6 +148,15 @@ def _generate(
         if cust["Job"] and cust["Balance"]:
             parent = custs[int(cust["ParentRef"]["value"]) - 1]
             parent["BalanceWithJobs"] = round(parent["BalanceWithJobs"] + cust["Balance"], 2)
+    lists = small_lists(t0)
+    # Vendors and reps come from a second stream: the first one's entities stay as they were.
+    side = random.Random(f"reps:{seed}")
+    address_id = 2 * customers + 2
+    vendors = extend_vendors(side, lists.pop("vendors"), address_id)
+    prefer_vendors(side, its, vendors)
+    employees = extend_employees(side, lists.pop("employees"), address_id + len(vendors))
+    classes = rep_classes(employees)
+    assign_reps(side, invs, custs, employees, classes)
     return SampleCompany(
         customers=custs,
         items=its,
@@ -146,5 +166,8 @@ def _generate(
         company_name=f"Sandbox Distributors {seed}",
         window_start=qbo_time(t0),
         window_end=qbo_time(t1),
-        **small_lists(t0),
+        vendors=vendors,
+        employees=employees,
+        classes=classes,
+        **lists,
     )

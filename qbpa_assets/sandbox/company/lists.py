@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from qbpa_assets.sandbox.company.common import metadata
+from qbpa_assets.sandbox.company.reps import SALES_REP_FIELD, custom_field_preferences
 from qbpa_assets.sandbox.company.vocabulary import (
     COGS_ACCOUNT,
     DISCOUNT_ACCOUNT,
@@ -16,12 +17,20 @@ from qbpa_assets.sandbox.company.vocabulary import (
 )
 
 
-def default_preferences(custom_txn_numbers: bool = True) -> dict[str, Any]:
-    """Return a QBO ``Preferences`` object."""
+def default_preferences(
+    custom_txn_numbers: bool = True, custom_fields: tuple[str, ...] = (SALES_REP_FIELD,)
+) -> dict[str, Any]:
+    """Return a QBO ``Preferences`` object.
+
+    Args:
+        custom_txn_numbers: Whether users type DocNumbers (duplicates are then refused).
+        custom_fields: Names of the transaction custom fields (at most three; DefinitionId 1..3).
+    """
     return {
         "AccountingInfoPrefs": {
             "TrackDepartments": False,
-            "ClassTrackingPerTxn": False,
+            "ClassTrackingPerTxn": True,
+            "ClassTrackingPerTxnLine": False,
             "CustomerTerminology": "Customers",
         },
         "ProductAndServicesPrefs": {
@@ -40,6 +49,7 @@ def default_preferences(custom_txn_numbers: bool = True) -> dict[str, Any]:
             "ETransactionEnabledStatus": "NotApplicable",
             "DefaultTerms": {"value": "3"},
             "UsingProgressInvoicing": False,
+            "CustomField": custom_field_preferences(custom_fields),
         },
         "CurrencyPrefs": {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": "USD"}},
         "TimeTrackingPrefs": {"UseServices": True, "WorkWeekStartDate": "Monday"},
