@@ -9,7 +9,7 @@ and which values it allows (a validator). The declarations are used by
 * ``qbpa check`` — which reports every invalid value with its allowed values;
 * the demo, and the README's *Configuration* table (a test keeps both equal).
 
-This module imports neither Dagster nor the rest of qbpa, so anything may use it.
+This module imports no Dagster (only plain helpers of ``lib/``), so anything may use it.
 """
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from pathlib import Path
+
+from qbpa_assets.lib import validators
+from qbpa_assets.lib.envfile import read_env_file
 
 README_SECTION = "the Configuration section of README.md"
+# How the example environment file marks a value to replace: <INTUIT_CLIENT_ID>.
+_PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*>")
 
 
 class ConfigError(ValueError):
@@ -39,83 +42,6 @@ class ConfigError(ValueError):
         self.allowed = allowed
 
 
-# ----------------------------------------------------------------------------- validators
-# Each takes the raw (stripped, non-empty) text and returns the parsed value or raises
-# ValueError with a short reason.
-
-
-def _integer(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise ValueError(f"{value} is outside {low}..{high}")
-        return value
-
-    return parse
-
-
-def _one_of(*choices: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if text not in choices:
-            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
-        return text
-
-    return parse
-
-
-def _time_zone(text: str) -> str:
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{text!r} is not a known time zone") from exc
-    return text
-
-
-def _iso_date(text: str) -> str:
-    try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date") from None
-
-
-def _url(*schemes: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        parts = urlsplit(text)
-        if parts.scheme.lower() not in schemes:
-            raise ValueError(f"the scheme must be one of {', '.join(s + '://' for s in schemes)}")
-        if parts.scheme.lower() != "file" and not parts.hostname:
-            raise ValueError("the URL names no host")
-        return text
-
-    return parse
-
-
-def _qbo_environment(text: str) -> str:
-    if text.lower() in {"production", "prod", "sandbox", "sand"} or text.startswith("https://"):
-        return text
-    raise ValueError(f"{text!r} is neither production, sandbox nor an https:// URL")
-
-
-_SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)$", re.IGNORECASE)
-
-
-def _memory_size(text: str) -> str:
-    if not _SIZE.match(text):
-        raise ValueError(f"{text!r} is not a size such as 512MB or 2GB")
-    return text
-
-
-SALES_REP_SOURCES = ("employee", "custom_field:<name>", "class")
-
-
-def _sales_rep_source(text: str) -> str:
-    if text in {"employee", "class"}:
-        return text
-    if text.startswith("custom_field:") and text.split(":", 1)[1].strip():
-        return text
-    raise ValueError(f"{text!r} is not one of {', '.join(SALES_REP_SOURCES)}")
-
-
 # ----------------------------------------------------------------------------- declarations
 
 
@@ -127,7 +53,8 @@ class Variable:
         name: The variable, e.g. ``QBPA_TIMEZONE``.
         meaning: One line for the README table and ``qbpa check``.
         system: Which part of qbpa reads it: ``quickbooks``, ``ftp``, ``database``, ``orders``,
-            ``mappings``, ``warehouse`` or ``alerts`` (``qbpa check`` groups by it).
+            ``mappings``, ``warehouse``, ``alerts`` or ``settings`` (``qbpa check`` groups by
+            it).
         default: The value used when unset (None: no value; the feature is off or the resource
             names the variable when it is needed).
         secret: Never printed, logged or shown in the UI; passed through ``dg.EnvVar``.
@@ -170,6 +97,13 @@ class Variable:
     def check(self, raw: object) -> object:
         """Parse ``raw`` (a value a resource was given), raising :class:`ConfigError`."""
         text = str(raw).strip()
+        if _PLACEHOLDER.search(text):
+            raise ConfigError(
+                self.name,
+                f"{self.name} still holds a placeholder of the example file: replace it "
+                f"(allowed: {self.allowed})",
+                self.allowed,
+            )
         try:
             return self.parse(text)
         except ValueError as exc:
@@ -182,6 +116,7 @@ class Variable:
 
 
 _Q, _F, _D, _W = "quickbooks", "ftp", "database", "warehouse"
+ENV_FILE_DEFAULT = "qbpa.env"
 _INT = "an integer"
 
 VARIABLES: tuple[Variable, ...] = (
@@ -213,7 +148,7 @@ VARIABLES: tuple[Variable, ...] = (
         _Q,
         default="production",
         allowed="`production`, `sandbox`, or an https:// OpenID discovery-document URL",
-        parse=_qbo_environment,
+        parse=validators.qbo_environment,
         fields=((_Q, "environment"),),
     ),
     Variable(
@@ -221,7 +156,7 @@ VARIABLES: tuple[Variable, ...] = (
         "optional override of the v3 API base",
         _Q,
         allowed="an https:// URL such as `https://host:port/v3`",
-        parse=_url("https"),
+        parse=validators.url("https"),
         fields=((_Q, "api_base_url"),),
     ),
     Variable(
@@ -237,7 +172,7 @@ VARIABLES: tuple[Variable, ...] = (
         _Q,
         default="75",
         allowed=f"{_INT} (75 or more is served)",
-        parse=_integer(1, 999),
+        parse=validators.integer(1, 999),
         fields=((_Q, "minor_version"),),
     ),
     Variable(
@@ -246,7 +181,7 @@ VARIABLES: tuple[Variable, ...] = (
         "orders",
         default="Estimate",
         allowed="`Estimate`, `Invoice` or `SalesReceipt`",
-        parse=_one_of("Estimate", "Invoice", "SalesReceipt"),
+        parse=validators.one_of("Estimate", "Invoice", "SalesReceipt"),
         fields=(("qbpa", "sales_order_entity"),),
     ),
     Variable(
@@ -256,7 +191,7 @@ VARIABLES: tuple[Variable, ...] = (
         default="employee",
         allowed="`employee`, `custom_field:<name>` (a transaction custom field, e.g. "
         "`custom_field:Sales Rep`), or `class`",
-        parse=_sales_rep_source,
+        parse=validators.sales_rep_source,
         fields=(("qbpa", "sales_rep_source"),),
     ),
     # Inventiv FTP
@@ -265,7 +200,7 @@ VARIABLES: tuple[Variable, ...] = (
         "where PocketAdvantage picks up its files",
         _F,
         allowed="`sftp://user@host:port/dir`, `ftp://…`, `ftps://…`, or `file:///dir`",
-        parse=_url("sftp", "ftp", "ftps", "file"),
+        parse=validators.url("sftp", "ftp", "ftps", "file"),
         fields=(("inventiv_ftp", "url"),),
     ),
     Variable(
@@ -324,7 +259,7 @@ VARIABLES: tuple[Variable, ...] = (
         "orders",
         default="60",
         allowed=f"{_INT} from 1 to 86400",
-        parse=_integer(1, 86400),
+        parse=validators.integer(1, 86400),
     ),
     # Local data, mappings, partitions
     Variable(
@@ -348,7 +283,7 @@ VARIABLES: tuple[Variable, ...] = (
         _W,
         default="2026-01-01",
         allowed="a date `YYYY-MM-DD`",
-        parse=_iso_date,
+        parse=validators.iso_date,
         fields=((_W, "partition_start"),),
     ),
     Variable(
@@ -357,7 +292,7 @@ VARIABLES: tuple[Variable, ...] = (
         _W,
         default="UTC",
         allowed="an IANA time zone name such as `UTC` or `America/New_York`",
-        parse=_time_zone,
+        parse=validators.time_zone,
         fields=((_W, "timezone"),),
     ),
     Variable(
@@ -365,8 +300,15 @@ VARIABLES: tuple[Variable, ...] = (
         "optional cap on DuckDB's memory (default: 80 % of RAM)",
         _W,
         allowed="a size such as `512MB` or `2GB`",
-        parse=_memory_size,
+        parse=validators.memory_size,
         fields=((_W, "memory_limit"),),
+    ),
+    Variable(
+        "QBPA_ENV_FILE",
+        "the environment file `qbpa` reads before anything else (variables already set win)",
+        "settings",
+        default=ENV_FILE_DEFAULT,
+        allowed="a file path",
     ),
     # Alerts
     Variable(
@@ -375,14 +317,14 @@ VARIABLES: tuple[Variable, ...] = (
         "alerts",
         secret=True,
         allowed="an http(s):// URL",
-        parse=_url("http", "https"),
+        parse=validators.url("http", "https"),
     ),
     Variable(
         "QBPA_SMTP_URL",
         "mail server and addresses for alerts",
         "alerts",
         allowed="`smtp://user@host:25?from=a@b&to=c@d`, `smtps://…` or `smtp+starttls://…`",
-        parse=_url("smtp", "smtps", "smtp+starttls"),
+        parse=validators.url("smtp", "smtps", "smtp+starttls"),
     ),
     Variable("QBPA_SMTP_PASSWORD", "password of the mail server", "alerts", secret=True),
     Variable(
@@ -391,7 +333,7 @@ VARIABLES: tuple[Variable, ...] = (
         "alerts",
         default="http://127.0.0.1:3000",
         allowed="an http(s):// URL",
-        parse=_url("http", "https"),
+        parse=validators.url("http", "https"),
     ),
 )
 
@@ -445,6 +387,26 @@ def check_values(values: Mapping[str, object]) -> None:
     for name, raw in values.items():
         if raw is not None and str(raw).strip():
             get(name).check(raw)
+
+
+def env_file_path(env: Mapping[str, str] | None = None) -> Path:
+    """The environment file ``qbpa`` reads: ``QBPA_ENV_FILE``, default ``./qbpa.env``."""
+    return Path(str(value_or_default("QBPA_ENV_FILE", env))).expanduser()
+
+
+def load_env_file(env: dict[str, str] | None = None) -> Path | None:
+    """Read ``QBPA_ENV_FILE`` (default ``./qbpa.env``) into ``env``; variables already set win.
+
+    Returns:
+        The file read, or None when there is none.
+    """
+    env = os.environ if env is None else env
+    path = env_file_path(env)
+    if not path.is_file():
+        return None
+    for key, raw in read_env_file(path).items():
+        env.setdefault(key, raw)
+    return path.resolve()
 
 
 def markdown_table() -> str:

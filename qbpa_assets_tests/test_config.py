@@ -47,6 +47,7 @@ def test_each_name_is_declared_once_with_a_meaning_and_a_system():
     names = [v.name for v in config.VARIABLES]
     assert len(names) == len(set(names))
     systems = {"quickbooks", "ftp", "database", "orders", "mappings", "warehouse", "alerts"}
+    systems.add("settings")
     for v in config.VARIABLES:
         assert v.meaning and v.allowed and v.system in systems, v
         if v.default is not None:

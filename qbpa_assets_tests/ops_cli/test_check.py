@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 DB_PASSWORD = "db-Pa55word-known-to-the-test"
 FTP_PASSWORD = "ftp-Pa55word-known-to-the-test"
 BAD_REFRESH_TOKEN = "AB11-bad-refresh-token-known-to-the-test"
+WRONG_SECRET = "wrong-client-secret-known-to-the-test"
 _PREFIXES = ("QBO_", "INVENTIV_", "QBPA_")
 
 
@@ -83,8 +84,10 @@ def _assert_no_secrets(text: str, secrets: list[str]) -> None:
 
 
 EXPECTED_ROWS = [
+    ("Settings", "values"),
     ("QuickBooks", "variables"),
     ("QuickBooks", "token refresh"),
+    ("QuickBooks", "re-authorization"),
     ("QuickBooks", "company"),
     ("QuickBooks", "minor version"),
     ("QuickBooks", "custom transaction numbers"),
@@ -104,6 +107,7 @@ EXPECTED_ROWS = [
 ]
 
 
+@pytest.mark.e2e
 def test_all_ok_against_emulator_sshd_and_odbc(
     monkeypatch, capsys, sftp_env, sshd_server, qbo_emulator
 ):
@@ -122,10 +126,12 @@ def test_all_ok_against_emulator_sshd_and_odbc(
     # The human table: same rows, a summary, exit 0.
     assert check.main([]) == 0
     table = capsys.readouterr().out
-    assert "custom transaction numbers" in table and "18 OK" in table
+    assert "custom transaction numbers" in table and f"{len(EXPECTED_ROWS)} OK" in table
+    assert "Checking the settings of the environment" in table
     _assert_no_secrets(table, secrets + _token_store_secrets(sftp_env))
 
 
+@pytest.mark.e2e
 def test_refresh_rotates_into_the_pipeline_token_store(monkeypatch, capsys, sftp_env):
     """The check spends the refresh token: the rotated one must be saved where runs read it."""
     code, _, _ = _run(monkeypatch, capsys, sftp_env, "--only", "quickbooks")
@@ -137,6 +143,7 @@ def test_refresh_rotates_into_the_pipeline_token_store(monkeypatch, capsys, sftp
     assert _token_store_secrets(sftp_env) != first
 
 
+@pytest.mark.e2e
 def test_cli_subprocess_never_prints_secrets(qbo_emulator, tmp_path: Path):
     """Whole process output (stdout, stderr, --verbose logs) holds no secret; file:// FTP."""
     env_vars = _stack_env(
@@ -157,7 +164,7 @@ def test_cli_subprocess_never_prints_secrets(qbo_emulator, tmp_path: Path):
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
-    assert "17 OK" in proc.stdout  # no host-key row for file://
+    assert f"{len(EXPECTED_ROWS) - 1} OK" in proc.stdout  # no host-key row for file://
     assert "DEBUG" in proc.stderr or "INFO" in proc.stderr  # the logs really were captured
     secrets = [
         env_vars["QBO_CLIENT_SECRET"],
@@ -196,7 +203,32 @@ FAILURES = {
     "bad-refresh-token": (
         lambda env, tmp: env.update(QBO_REFRESH_TOKEN=BAD_REFRESH_TOKEN),
         ("QuickBooks", "token refresh"),
-        ["qbpa authorize"],
+        ["qbpa authorize", "invalid_grant"],
+    ),
+    "wrong-client-secret": (
+        lambda env, tmp: env.update(QBO_CLIENT_SECRET=WRONG_SECRET),
+        ("QuickBooks", "token refresh"),
+        ["invalid_client", "QBO_CLIENT_ID", "QBO_CLIENT_SECRET"],
+    ),
+    "bad-time-zone": (
+        lambda env, tmp: env.update(QBPA_TIMEZONE="Nowhere/Bogus"),
+        ("Settings", "values"),
+        ["QBPA_TIMEZONE", "IANA time zone"],
+    ),
+    "bad-partition-start": (
+        lambda env, tmp: env.update(QBPA_PARTITION_START="garbage"),
+        ("Settings", "values"),
+        ["QBPA_PARTITION_START", "YYYY-MM-DD"],
+    ),
+    "sales-order-entity": (
+        lambda env, tmp: env.update(QBO_SALES_ORDER_ENTITY="SalesOrder"),
+        ("Settings", "values"),
+        ["QBO_SALES_ORDER_ENTITY", "Estimate", "SalesReceipt"],
+    ),
+    "bad-environment": (
+        lambda env, tmp: env.update(QBO_ENVIRONMENT="http://example.com/discovery"),
+        ("QuickBooks", "variables"),
+        ["QBO_ENVIRONMENT", "sandbox"],
     ),
     "unknown-host-key": (
         lambda env, tmp: env.update(INVENTIV_FTP_KNOWN_HOSTS=str(_empty(tmp / "known_hosts"))),
@@ -228,6 +260,7 @@ def _empty(path: Path) -> Path:
     return path
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("kind", list(FAILURES))
 def test_each_failure_kind_fails_with_a_fix(monkeypatch, capsys, sftp_env, tmp_path, kind):
     change, row, fix_words = FAILURES[kind]
@@ -253,11 +286,13 @@ def test_each_failure_kind_fails_with_a_fix(monkeypatch, capsys, sftp_env, tmp_p
         env.get("QBO_CLIENT_SECRET") or sftp_env["QBO_CLIENT_SECRET"],
         DB_PASSWORD,
         BAD_REFRESH_TOKEN,
+        WRONG_SECRET,
         f"{DB_PASSWORD}x",
     ]
     _assert_no_secrets(output, secrets)
 
 
+@pytest.mark.e2e
 def test_custom_transaction_numbers_off_fails(monkeypatch, capsys, fresh_emulator, tmp_path):
     emu = fresh_emulator()
     emu.set_preference("CustomTxnNumbers", False)
@@ -268,6 +303,7 @@ def test_custom_transaction_numbers_off_fails(monkeypatch, capsys, fresh_emulato
     assert "Custom transaction numbers" in row["fix"]
 
 
+@pytest.mark.e2e
 def test_old_minor_version_warns_but_passes(monkeypatch, capsys, sftp_env):
     env = {**sftp_env, "QBO_MINOR_VERSION": "65"}
     code, report, _ = _run(monkeypatch, capsys, env, "--only", "quickbooks")
@@ -325,3 +361,22 @@ def test_redactor_hides_values_and_connection_string_passwords():
     redact = check.Redactor(check._env_secrets(env))
     text = redact("a client-secret-1 b p;a}ss c {p;a}}ss} d url pass e url%20pass")
     assert text == "a *** b *** c *** d *** e ***"
+
+
+@pytest.mark.e2e
+def test_reauthorization_date_shown_and_warned_14_days_ahead(
+    monkeypatch, capsys, fresh_emulator, tmp_path
+):
+    """The refresh token's hard expiry (x_refresh_token_expires_in) is stored and shown."""
+    emu = fresh_emulator()
+    env = _stack_env(emu, tmp_path, (tmp_path / "ftp").as_uri())
+    code, report, _ = _run(monkeypatch, capsys, env, "--only", "quickbooks")
+    row = _rows(report)[("QuickBooks", "re-authorization")]
+    assert code == 0 and row["status"] == "OK" and "(in 100 days)" in row["detail"], row
+    # Tokens issued from now on live 10 days: the next check warns and says until when.
+    emu.set_refresh_token_lifetime(10 * 86400)
+    code, report, _ = _run(monkeypatch, capsys, env, "--only", "quickbooks")
+    row = _rows(report)[("QuickBooks", "re-authorization")]
+    assert row["status"] == "WARN" and "qbpa authorize" in row["fix"], row
+    assert "(in 9 days)" in row["detail"] or "(in 10 days)" in row["detail"]
+    assert code == 0  # a warning, not a failure: runs still work for 10 days
