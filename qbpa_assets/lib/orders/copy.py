@@ -191,7 +191,13 @@ def copy_orders(
         # The database selected these orders for the window: one whose date does not parse
         # belongs to it (and is rejected naming the date), instead of vanishing from every day.
         con.execute(
-            "UPDATE inventiv_db.orders SET order_date = ? WHERE order_date IS NULL", [start]
+            """UPDATE inventiv_db.orders SET order_date = ?,
+                   bad_values = CASE
+                       WHEN len([b FOR b IN bad_values IF starts_with(b, 'order date')]) > 0
+                       THEN bad_values
+                       ELSE list_append(bad_values, 'order date is missing or not a date') END
+               WHERE order_date IS NULL""",
+            [start],
         )
         # Lines take their order's date (the partition column) and are kept only when their
         # order is in the window, so both tables always describe the same orders.

@@ -88,14 +88,14 @@ WITH o AS (
       FROM l JOIN staging.items i ON i.id = l.item_id WHERE NOT coalesce(i.active, false)
     UNION ALL
     SELECT l.order_id, 42, coalesce(l.line_no, 0),
-           {_LINE} || 'quantity '
-           || coalesce({_num_text("l.qty")}, 'missing') || ' must be greater than 0'
+           {_LINE} || coalesce('quantity ' || {_num_text("l.qty")} || ' must be greater than 0',
+                               'quantity is missing or not a number')
       FROM l WHERE (l.qty IS NULL OR l.qty <= 0)
        AND len([b FOR b IN coalesce(l.bad_values, []) IF starts_with(b, 'quantity ')]) = 0
     UNION ALL
     SELECT l.order_id, 43, coalesce(l.line_no, 0),
-           {_LINE} || 'price '
-           || coalesce({_num_text("l.unit_price")}, 'missing') || ' must not be negative'
+           {_LINE} || coalesce('price ' || {_num_text("l.unit_price")} || ' must not be negative',
+                               'price is missing or not a number')
       FROM l WHERE (l.unit_price IS NULL OR l.unit_price < 0)
        AND len([b FOR b IN coalesce(l.bad_values, []) IF starts_with(b, 'price ')]) = 0
     UNION ALL
