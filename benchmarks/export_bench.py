@@ -1,29 +1,43 @@
-"""Nightly export benchmark: raw QBO JSON in DuckDB → customer.fil + invoice.fil.
+"""Nightly export benchmark: raw QBO JSON in DuckDB → staged tables → customer.fil + invoice.fil.
 
-Compares, side by side in one run, each in its own subprocess (wall time and peak RSS):
+Three sides, each run in its own subprocess on its own copy of the same raw tables (so the peak
+RSS reported is that side's ``ru_maxrss``, and staged tables of one never help another):
 
-* **ours** — `qbpa_assets.lib.warehouse.staging` SQL (one ``json_transform`` per document) then
-  `qbpa_assets.lib.warehouse.filwriter.write_fil` (one DuckDB ``COPY`` per file);
-* **naive** — what a straightforward Python integration does: fetch the JSON, build
-  python-quickbooks objects (``Customer.from_json`` / ``Invoice.from_json``), walk them and write
-  rows with the ``csv`` module (same columns, same cleaning).
+* **ours** — the production path: the warehouse resource's connection
+  (`WarehouseResource.get_connection`: time zone, memory limit, temp directory), then what the
+  staging and export assets run: refresh the staged customers, write ``customer.fil``, refresh
+  the staged invoice lines of the window, write ``invoice.fil`` (default layouts, ``write_fil``,
+  the asset's row count);
+* **reference** — the floor for this architecture, plain DuckDB with the same settings: each
+  raw table → a minimal persisted staged table of the columns the file needs (one
+  ``json_transform`` with only those keys) → one ``COPY`` that cleans the free-text columns,
+  formats dates and sorts (the raw tables are in upsert order, not id order, as in production);
+* **naive** — a straightforward Python integration: python-quickbooks objects
+  (``Customer.from_json`` / ``Invoice.from_json``) written with the ``csv`` module (fewer columns,
+  same cleaning); left out with ``--skip-naive``.
 
-The raw tables are generated with DuckDB SQL in a few seconds (QBO-shaped payloads: nested
-``Line`` arrays with ``SalesItemLineDetail``, addresses, refs, ``MetaData``).
+Per size: one untimed warm-up of each side, then ``--rounds`` rounds with the order of the sides
+rotating, the ratio ours/reference per round, medians, and a byte-identity check of ours' files
+against the reference's. Times are measured inside each child from opening DuckDB to the last
+file closed (interpreter start and imports excluded, for every side alike). The last lines are
+one summary per size, e.g. ``export 1000000 lines: ours/reference 1.24x, ours 3.61 s, peak RSS
+842 MB``.
 
 Usage::
 
-    .venv/bin/python -m benchmarks.export_bench                       # full size: 200k x 5
-    .venv/bin/python -m benchmarks.export_bench --invoices 20000 --customers 10000
+    .venv/bin/python -m benchmarks.export_bench                       # 100k, 1M, 2M lines
+    .venv/bin/python -m benchmarks.export_bench --sizes 1000000 --skip-naive
+    .venv/bin/python -m benchmarks.export_bench --sizes 100000 --customers 10000 --rounds 1
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import hashlib
 import json
 import os
-import re
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,10 +47,17 @@ from pathlib import Path
 
 import duckdb
 
+from benchmarks import export_naive, export_reference
+
 START = datetime(2000, 1, 1, tzinfo=UTC)
 END = datetime(2100, 1, 1, tzinfo=UTC)
+SIDES = ("ours", "reference", "naive")
+DB_FILE = "qbpa.duckdb"  # the warehouse resource's file name inside its data_dir
 
 # ------------------------------------------------------------------------------ generation
+# Rows are inserted in a hashed order, as upserts leave a production raw table: no side may rely
+# on the raw table being in id order. Some values carry tabs, CR/LF and outer blanks so that
+# cleaning is exercised; some invoices are paid.
 GEN_CUSTOMERS = """
 CREATE OR REPLACE TABLE quickbooks.customers AS
 SELECT CAST(i AS VARCHAR) AS id, '0' AS sync_token,
@@ -45,7 +66,7 @@ SELECT CAST(i AS VARCHAR) AS id, '0' AS sync_token,
        CAST(to_json({
          'Id': CAST(i AS VARCHAR), 'SyncToken': '0',
          'DisplayName': 'Customer ' || i || CASE WHEN i % 97 = 0 THEN e'\\tTab "q"' ELSE '' END,
-         'CompanyName': 'Company ' || i || ' GmbH',
+         'CompanyName': 'Company ' || i || ' GmbH' || CASE WHEN i % 89 = 0 THEN ' ' ELSE '' END,
          'GivenName': 'Given' || i, 'FamilyName': 'Family' || i,
          'PrimaryEmailAddr': {'Address': 'c' || i || '@example.com'},
          'PrimaryPhone': {'FreeFormNumber':
@@ -64,6 +85,7 @@ SELECT CAST(i AS VARCHAR) AS id, '0' AS sync_token,
                       'LastUpdatedTime': '2024-03-01T10:00:00-08:00'}
        }) AS JSON) AS payload
 FROM range(1, $n + 1) t(i)
+ORDER BY hash(i)
 """
 
 GEN_INVOICES = """
@@ -77,7 +99,8 @@ SELECT CAST(i AS VARCHAR) AS id, '0' AS sync_token,
          'CustomerRef': {'value': CAST(1 + i % $customers AS VARCHAR),
                          'name': 'Customer ' || (1 + i % $customers)},
          'SalesTermRef': {'value': '3', 'name': 'Net 30'},
-         'TotalAmt': 5 * 150.0, 'Balance': 5 * 150.0, 'TxnTaxDetail': {'TotalTax': 0},
+         'TotalAmt': 5 * 150.0, 'Balance': CASE WHEN i % 4 = 0 THEN 0 ELSE 5 * 150.0 END,
+         'TxnTaxDetail': {'TotalTax': 0},
          'BillAddr': {'Line1': i || ' Main Street', 'City': 'Springfield', 'PostalCode': '90210'},
          'ShipAddr': {'Line1': i || ' Dock Road', 'City': 'Shelbyville', 'PostalCode': '90210'},
          'CustomerMemo': {'value': 'Thank you for your business'},
@@ -85,7 +108,8 @@ SELECT CAST(i AS VARCHAR) AS id, '0' AS sync_token,
                       'LastUpdatedTime': '2024-03-01T10:00:00-08:00'},
          'Line': list_transform(range(1, $lines + 1), lambda n: {
              'Id': CAST(n AS VARCHAR), 'LineNum': n,
-             'Description': 'Item ' || ((i * 7 + n) % 500) || ' description',
+             'Description': 'Item ' || ((i * 7 + n) % 500) || ' description'
+                            || CASE WHEN (i + n) % 101 = 0 THEN e'\\r\\nsecond line ' ELSE '' END,
              'Amount': 150.0, 'DetailType': 'SalesItemLineDetail',
              'SalesItemLineDetail': {'ItemRef': {'value': CAST(1 + (i * 7 + n) % 500 AS VARCHAR),
                                                  'name': 'Item ' || (1 + (i * 7 + n) % 500)},
@@ -93,6 +117,7 @@ SELECT CAST(i AS VARCHAR) AS id, '0' AS sync_token,
                                      'TaxCodeRef': {'value': 'NON'}}})
        }) AS JSON) AS payload
 FROM range(1, $n + 1) t(i)
+ORDER BY hash(i)
 """
 
 
@@ -108,283 +133,209 @@ def generate(db: Path, invoices: int, lines: int, customers: int) -> float:
 
 
 # ------------------------------------------------------------------------------------ ours
-def run_ours(db: Path, out: Path) -> dict:
-    """Staging SQL + write_fil, as the nightly assets run them."""
-    from qbpa_assets.lib.invoices.staging import refresh_invoice_lines
+def _staging_modules():
+    """The production staging functions (customers, invoice lines)."""
+    from qbpa_assets.lib.invoices import staging as invoices
+    from qbpa_assets.lib.master_data import staging as customers
+
+    return customers, invoices
+
+
+def run_ours(data_dir: Path, out: Path) -> dict:
+    """The production path: the warehouse resource's connection and what the assets run."""
+    from qbpa_assets.defs.resources.warehouse import WarehouseResource
     from qbpa_assets.lib.mappings import load_layout
-    from qbpa_assets.lib.master_data.staging import refresh_customers
     from qbpa_assets.lib.warehouse.filwriter import write_fil
 
-    con = duckdb.connect(str(db))
-    # The same knob as the warehouse resource: DuckDB's buffer pool cap (default 80 % of RAM).
-    if limit := os.environ.get("QBPA_DUCKDB_MEMORY_LIMIT"):
-        con.execute("SET memory_limit = ?", [limit])
-    refresh_customers(con)
-    refresh_invoice_lines(con, START, END)
-    cust = write_fil(con, load_layout("customer.fil"), out / "customer.fil")
-    inv_layout = load_layout("invoice.fil")
-    inv = write_fil(
-        con, inv_layout, out / "invoice.fil", where=inv_layout.window_where(), params=[START, END]
+    customers, invoices = _staging_modules()
+    warehouse = WarehouseResource(
+        data_dir=str(data_dir), memory_limit=os.environ.get("QBPA_DUCKDB_MEMORY_LIMIT") or None
     )
-    con.close()
-    return {"customer_rows": cust.rows, "invoice_rows": inv.rows, "bytes": cust.bytes + inv.bytes}
-
-
-# ----------------------------------------------------------------------------------- naive
-_BREAKS = re.compile(r"[\t\r\n]+")
-
-
-def _clean(value: object) -> str:
-    if value is None:
-        return ""
-    return _BREAKS.sub(" ", str(value)).strip()
-
-
-def _g(obj: object, *path: str) -> object:
-    for name in path:
-        obj = getattr(obj, name, None) if obj is not None else None
-    return obj
-
-
-def run_naive(db: Path, out: Path) -> dict:
-    """python-quickbooks objects per entity + csv module: the baseline."""
-    from quickbooks.objects.customer import Customer
-    from quickbooks.objects.invoice import Invoice
-
-    con = duckdb.connect(str(db), read_only=True)
-    kw = {
-        "delimiter": "\t",
-        "lineterminator": "\r\n",
-        "quoting": csv.QUOTE_NONE,
-        "escapechar": None,
-        "quotechar": None,
-    }
-    cust_rows = inv_rows = 0
-    with (out / "customer.fil").open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, **kw)
-        w.writerow(
-            [
-                "CUSTOMER_ID",
-                "CUSTOMER_NAME",
-                "COMPANY_NAME",
-                "FIRST_NAME",
-                "LAST_NAME",
-                "EMAIL",
-                "PHONE",
-                "BILL_ADDR1",
-                "BILL_CITY",
-                "BILL_STATE",
-                "BILL_ZIP",
-                "SHIP_ADDR1",
-                "SHIP_CITY",
-                "TERMS",
-                "BALANCE",
-                "ACTIVE",
-            ]
+    cust_layout, inv_layout = load_layout("customer.fil"), load_layout("invoice.fil")
+    started = time.perf_counter()
+    with warehouse.get_connection() as con:
+        settings = dict(
+            con.execute(
+                "SELECT name, value FROM duckdb_settings() "
+                "WHERE name IN ('memory_limit', 'temp_directory', 'threads', 'TimeZone')"
+            ).fetchall()
         )
-        cur = con.execute(
-            "SELECT payload FROM quickbooks.customers ORDER BY TRY_CAST(id AS BIGINT)"
-        )
-        while batch := cur.fetchmany(10_000):
-            for (payload,) in batch:
-                c = Customer.from_json(json.loads(payload))
-                w.writerow(
-                    [
-                        _clean(x)
-                        for x in (
-                            c.Id,
-                            c.DisplayName,
-                            c.CompanyName,
-                            c.GivenName,
-                            c.FamilyName,
-                            _g(c, "PrimaryEmailAddr", "Address"),
-                            _g(c, "PrimaryPhone", "FreeFormNumber"),
-                            _g(c, "BillAddr", "Line1"),
-                            _g(c, "BillAddr", "City"),
-                            _g(c, "BillAddr", "CountrySubDivisionCode"),
-                            _g(c, "BillAddr", "PostalCode"),
-                            _g(c, "ShipAddr", "Line1"),
-                            _g(c, "ShipAddr", "City"),
-                            _g(c, "SalesTermRef", "name"),
-                            c.Balance,
-                            "Y" if c.Active else "N",
-                        )
-                    ]
-                )
-                cust_rows += 1
-    with (out / "invoice.fil").open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, **kw)
-        w.writerow(
-            [
-                "INVOICE_ID",
-                "INVOICE_NO",
-                "INVOICE_DATE",
-                "DUE_DATE",
-                "CUSTOMER_ID",
-                "CUSTOMER_NAME",
-                "TERMS",
-                "LINE_NO",
-                "LINE_TYPE",
-                "LINE_ID",
-                "ITEM_ID",
-                "ITEM_NAME",
-                "DESCRIPTION",
-                "QTY",
-                "UNIT_PRICE",
-                "AMOUNT",
-                "INVOICE_TOTAL",
-                "BALANCE",
-                "STATUS",
-            ]
-        )
-        cur = con.execute(
-            "SELECT payload FROM quickbooks.invoices WHERE NOT deleted "
-            "AND last_updated >= ? AND last_updated < ? ORDER BY TRY_CAST(id AS BIGINT)",
-            [START, END],
-        )
-        end_date = END.date().isoformat()
-        kinds = {"SalesItemLineDetail": "SalesItem", "DiscountLineDetail": "Discount"}
-        while batch := cur.fetchmany(5_000):
-            for (payload,) in batch:
-                inv = Invoice.from_json(json.loads(payload))
-                if inv.TotalAmt == 0 and inv.PrivateNote == "Voided":
-                    status = "Voided"
-                elif inv.Balance == 0:
-                    status = "Paid"
-                else:
-                    status = "Overdue" if (inv.DueDate or end_date) < end_date else "Open"
-                n = 0
-                for line in inv.Line:
-                    kind = kinds.get(getattr(line, "DetailType", None))
-                    if kind is None:
-                        continue
-                    n += 1
-                    d = getattr(line, "SalesItemLineDetail", None)
-                    w.writerow(
-                        [
-                            _clean(x)
-                            for x in (
-                                inv.Id,
-                                inv.DocNumber,
-                                inv.TxnDate,
-                                inv.DueDate,
-                                _g(inv, "CustomerRef", "value"),
-                                _g(inv, "CustomerRef", "name"),
-                                _g(inv, "SalesTermRef", "name"),
-                                n,
-                                kind,
-                                line.Id,
-                                _g(d, "ItemRef", "value"),
-                                _g(d, "ItemRef", "name"),
-                                line.Description,
-                                _g(d, "Qty"),
-                                _g(d, "UnitPrice"),
-                                line.Amount,
-                                inv.TotalAmt,
-                                inv.Balance,
-                                status,
-                            )
-                        ]
-                    )
-                    inv_rows += 1
-    con.close()
+        # staging/customers, then inventiv_ftp/customer_fil (validate, write, count).
+        customers.refresh_customers(con)
+        cust_layout.validate(con)
+        cust = write_fil(con, cust_layout, out / "customer.fil")
+        con.execute(f"SELECT count(*) FROM {cust_layout.source}").fetchone()
+        # staging/invoice_lines, then inventiv_ftp/invoice_fil for the same window.
+        invoices.refresh_invoice_lines(con, START, END)
+        where = inv_layout.window_where()
+        inv_layout.validate(con)
+        inv = write_fil(con, inv_layout, out / "invoice.fil", where=where, params=[START, END])
+        con.execute(f"SELECT count(*) FROM {inv_layout.source} WHERE {where}", [START, END])
+    seconds = time.perf_counter() - started
     return {
-        "customer_rows": cust_rows,
-        "invoice_rows": inv_rows,
-        "bytes": sum(p.stat().st_size for p in out.glob("*.fil")),
+        "seconds": seconds,
+        "customer_rows": cust.rows,
+        "invoice_rows": inv.rows,
+        "settings": settings,
     }
 
 
 # ---------------------------------------------------------------------------------- driver
-def _child(mode: str, db: Path, out: Path) -> None:
+def _sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def _child(mode: str, data_dir: Path, out: Path, memory_limit: str | None) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    result = (run_ours if mode == "ours" else run_naive)(db, out)
-    result["seconds"] = time.perf_counter() - started
+    if mode == "ours":
+        result = run_ours(data_dir, out)
+    elif mode == "reference":
+        result = export_reference.run(data_dir / DB_FILE, out, START, END, memory_limit)
+    else:
+        result = export_naive.run(data_dir / DB_FILE, out, START, END)
+    result["sha256"] = {p.name: _sha256(p) for p in sorted(out.glob("*.fil"))}
+    result["bytes"] = sum(p.stat().st_size for p in out.glob("*.fil"))
     sys.stdout.write(json.dumps(result) + "\n")
 
 
-def _measure(mode: str, db: Path, out: Path) -> dict:
+def _measure(mode: str, raw_db: Path, work: Path, memory_limit: str | None) -> dict:
+    """Run one side in a fresh subprocess on a fresh copy of the raw tables."""
+    data_dir, out = work / f"data-{mode}", work / f"out-{mode}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    shutil.copyfile(raw_db, data_dir / DB_FILE)
+    cmd = [sys.executable, "-m", "benchmarks.export_bench", "--child", mode]
+    cmd += ["--data-dir", str(data_dir), "--out", str(out)]
+    if memory_limit:
+        cmd += ["--child-memory-limit", memory_limit]
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.export_bench",
-            "--child",
-            mode,
-            "--db",
-            str(db),
-            "--out",
-            str(out),
-        ],
-        stdout=subprocess.PIPE,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent)
     assert proc.stdout is not None
     output = proc.stdout.read()
     _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"{mode} failed with exit code {proc.returncode}")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{mode} failed with exit code {os.waitstatus_to_exitcode(status)}")
     result = json.loads(output.decode().strip().splitlines()[-1])
     result.update(wall=wall, peak_rss_mb=usage.ru_maxrss / 1024)  # ru_maxrss is KiB on Linux
+    shutil.rmtree(data_dir, ignore_errors=True)
     return result
 
 
+def _bench_size(args: argparse.Namespace, lines: int, work: Path) -> dict:
+    invoices = lines // args.lines_per_invoice
+    raw_db = work / "raw.duckdb"
+    raw_db.unlink(missing_ok=True)
+    gen = generate(raw_db, invoices, args.lines_per_invoice, args.customers)
+    print(
+        f"\n## {lines:,} invoice lines ({invoices:,} invoices x {args.lines_per_invoice}) + "
+        f"{args.customers:,} customers: generated in {gen:.1f} s, "
+        f"{raw_db.stat().st_size / 1e6:.0f} MB raw DuckDB file",
+        flush=True,
+    )
+    sides = [s for s in SIDES if not (args.skip_naive and s == "naive")]
+    # Warm-up (untimed): page cache, .pyc files; ours also tells which DuckDB settings the
+    # production connection applies, so that the reference runs with the same memory limit.
+    warm = {side: _measure(side, raw_db, work, None) for side in ("ours", "reference")}
+    settings = warm["ours"]["settings"]
+    limit = settings.get("memory_limit")
+    print(f"ours' DuckDB settings (the reference uses the same memory limit): {settings}")
+    print()
+    print(
+        "| round | order | ours s | reference s | ratio | ours RSS MB | reference RSS MB |"
+        + (" naive s | naive RSS MB |" if "naive" in sides else "")
+        + " identical |"
+    )
+    print(
+        "|---|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if "naive" in sides else "") + "---|"
+    )
+    rounds = []
+    for n in range(args.rounds):
+        order = sides[n % len(sides) :] + sides[: n % len(sides)]
+        res = {side: _measure(side, raw_db, work, limit) for side in order}
+        o, r = res["ours"], res["reference"]
+        identical = o["sha256"] == r["sha256"]
+        rows_ok = (o["customer_rows"], o["invoice_rows"]) == (r["customer_rows"], r["invoice_rows"])
+        ratio = o["seconds"] / r["seconds"]
+        rounds.append({"ratio": ratio, "res": res, "identical": identical and rows_ok})
+        naive = (
+            f" {res['naive']['seconds']:.2f} | {res['naive']['peak_rss_mb']:.0f} |"
+            if "naive" in res
+            else ""
+        )
+        print(
+            f"| {n + 1} | {', '.join(order)} | {o['seconds']:.2f} | {r['seconds']:.2f} | "
+            f"{ratio:.2f}x | {o['peak_rss_mb']:.0f} | {r['peak_rss_mb']:.0f} |{naive} "
+            f"{'yes' if identical else 'NO'} |",
+            flush=True,
+        )
+        if not identical:
+            for name, digest in o["sha256"].items():
+                if r["sha256"].get(name) != digest:
+                    print(
+                        f"  {name} differs: diff {work}/out-ours/{name} {work}/out-reference/{name}"
+                    )
+    med = {side: statistics.median(x["res"][side]["seconds"] for x in rounds) for side in sides}
+    summary = {
+        "lines": lines,
+        "ratio": statistics.median(x["ratio"] for x in rounds),
+        "ours": med["ours"],
+        "reference": med["reference"],
+        "naive": med.get("naive"),
+        "rss": max(x["res"]["ours"]["peak_rss_mb"] for x in rounds),
+        "ref_rss": max(x["res"]["reference"]["peak_rss_mb"] for x in rounds),
+        "identical": all(x["identical"] for x in rounds),
+        "invoice_rows": rounds[-1]["res"]["ours"]["invoice_rows"],
+    }
+    print(
+        f"median: ours {summary['ours']:.2f} s, reference {summary['reference']:.2f} s"
+        + (f", naive {summary['naive']:.2f} s" if summary["naive"] else "")
+        + f"; ours/reference {summary['ratio']:.2f}x; files identical: {summary['identical']}"
+    )
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print the comparison table."""
+    """Run the benchmark at each size and print the tables and the summary lines."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--invoices", type=int, default=200_000)
-    p.add_argument("--lines", type=int, default=5, help="sales lines per invoice")
+    p.add_argument(
+        "--sizes", default="100000,1000000,2000000", help="invoice lines, comma-separated"
+    )
+    p.add_argument("--lines-per-invoice", type=int, default=5)
     p.add_argument("--customers", type=int, default=100_000)
-    p.add_argument("--workdir", type=Path, default=None)
-    p.add_argument("--only", choices=["ours", "naive"], default=None)
-    p.add_argument("--child", choices=["ours", "naive"], help=argparse.SUPPRESS)
-    p.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--skip-naive", action="store_true", help="leave the naive baseline out")
+    p.add_argument("--workdir", type=Path, default=None, help="keep the files here")
+    p.add_argument("--child", choices=SIDES, help=argparse.SUPPRESS)
+    p.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--child-memory-limit", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        _child(args.child, args.db, args.out)
+        _child(args.child, args.data_dir, args.out, args.child_memory_limit)
         return 0
 
+    print(
+        f"export benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+        f"DuckDB {duckdb.__version__}, {args.rounds} rounds"
+        + ("" if args.skip_naive else ", naive included")
+    )
     with tempfile.TemporaryDirectory(prefix="qbpa-export-bench-") as tmp:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        db = work / "bench.duckdb"
-        db.unlink(missing_ok=True)
-        gen = generate(db, args.invoices, args.lines, args.customers)
-        print(
-            f"generated {args.customers:,} customers, {args.invoices:,} invoices x "
-            f"{args.lines} lines in {gen:.1f}s ({db.stat().st_size / 1e6:.0f} MB DuckDB file)"
-        )
-        results = {}
-        for mode in ("ours", "naive"):
-            if args.only and mode != args.only:
-                continue
-            # Each side gets a fresh copy so that staging tables of one never help the other.
-            copy = work / f"{mode}.duckdb"
-            copy.write_bytes(db.read_bytes())
-            results[mode] = _measure(mode, copy, work / f"out-{mode}")
-            copy.unlink()
+        summaries = [_bench_size(args, int(s), work) for s in args.sizes.split(",")]
     print()
-    print(f"{'':8} {'customer rows':>14} {'invoice rows':>13} {'wall s':>8} {'peak RSS MB':>12}")
-    for mode, r in results.items():
+    for s in summaries:
         print(
-            f"{mode:8} {r['customer_rows']:>14,} {r['invoice_rows']:>13,} {r['wall']:>8.1f} "
-            f"{r['peak_rss_mb']:>12.0f}"
+            f"export {s['lines']} lines: ours/reference {s['ratio']:.2f}x, "
+            f"ours {s['ours']:.2f} s, peak RSS {s['rss']:.0f} MB"
         )
-    if len(results) == 2:
-        o, n = results["ours"], results["naive"]
-        print(
-            f"{'ratio':8} {'':>14} {'':>13} {n['wall'] / o['wall']:>7.1f}x "
-            f"{n['peak_rss_mb'] / o['peak_rss_mb']:>11.1f}x   (naive / ours)"
-        )
-        if (o["customer_rows"], o["invoice_rows"]) != (n["customer_rows"], n["invoice_rows"]):
-            print("WARNING: row counts differ between ours and naive")
-            return 1
-    return 0
+    return 0 if all(s["identical"] for s in summaries) else 1
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ FULL = {
 }
 QUICK = {
     "extract_bench": ["--customers", "5000", "--items", "1000", "--invoices", "5000"],
-    "export_bench": ["--invoices", "20000", "--customers", "10000"],
+    "export_bench": ["--sizes", "20000", "--customers", "10000", "--rounds", "1"],
     "orders_bench": ["--orders", "300"],
 }
 
