@@ -30,6 +30,7 @@ import codecs
 import json
 import logging
 import re
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -215,6 +216,16 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_PARSERS = threading.local()
+
+
+def _parser() -> duckdb.DuckDBPyConnection:
+    """An in-memory connection per thread that only parses (opening one costs ~20 ms)."""
+    if getattr(_PARSERS, "con", None) is None:
+        _PARSERS.con = duckdb.connect(":memory:")
+    return _PARSERS.con
+
+
 def check_expression(
     path: str | Path,
     field: str,
@@ -252,8 +263,8 @@ def check_expression(
     except duckdb.Error:
         pass  # judged below, on the form with the closing parenthesis on its own line
     wrapped = f"{prefix} (\n{sql}\n)" if prefix == "SELECT" else f"{prefix} {sql}\n"
-    with duckdb.connect(":memory:") as parser:
-        tree = json.loads(parser.execute("SELECT json_serialize_sql(?)", [wrapped]).fetchone()[0])
+    parsed = _parser().execute("SELECT json_serialize_sql(?)", [wrapped]).fetchone()[0]
+    tree = json.loads(parsed)
     if tree.get("error"):
         raise refuse(f"is not valid SQL: {tree.get('error_message', '').splitlines()[0]}")
     statements = tree.get("statements") or []
