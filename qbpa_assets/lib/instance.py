@@ -7,6 +7,8 @@ execution rules, so that ``make dev`` behaves like production where it matters:
 * runs go through the queue (``QueuedRunCoordinator``), at most ``max_concurrent_runs`` at once;
 * every concurrency pool defaults to one slot, so the ``duckdb`` pool lets a single step at a
   time write the DuckDB file across all runs;
+* run monitoring marks runs whose worker died as failed and frees the slots they still hold
+  (``free_slots_after_run_end_seconds``), so a crashed run never blocks the pool;
 * telemetry is off.
 """
 
@@ -28,10 +30,14 @@ concurrency:
     # that writes the DuckDB file (DuckDB allows one writer process per file).
     default_limit: 1
 
-# Mark runs whose worker process died as failed (fires the run-failure alert sensor).
+# Mark runs whose worker process died as failed (fires the run-failure alert sensor), and free
+# the concurrency slots a dead run still holds: a run killed mid-step (kill -9, OOM, reboot)
+# never releases its `duckdb` slot itself, and every later run would wait for it for ever.
 run_monitoring:
   enabled: true
   max_resume_run_attempts: 0
+  poll_interval_seconds: {poll_interval_seconds}
+  free_slots_after_run_end_seconds: {free_slots_after_run_end_seconds}
 
 telemetry:
   enabled: false
@@ -42,11 +48,19 @@ nux:
 """
 
 
-def local_instance_yaml(max_concurrent_runs: int = 4) -> str:
+def local_instance_yaml(
+    max_concurrent_runs: int = 4,
+    *,
+    poll_interval_seconds: int = 30,
+    free_slots_after_run_end_seconds: int = 60,
+) -> str:
     """Return the ``dagster.yaml`` used by ``make dev`` and ``make demo``.
 
     Args:
         max_concurrent_runs: How many runs the queue lets run at once.
+        poll_interval_seconds: How often the daemon's run monitoring looks for dead runs.
+        free_slots_after_run_end_seconds: How long after a run ended its leftover concurrency
+            slots are freed (a killed run never frees them itself).
 
     Returns:
         The YAML text, ready to be written to ``$DAGSTER_HOME/dagster.yaml``.
@@ -56,4 +70,10 @@ def local_instance_yaml(max_concurrent_runs: int = 4) -> str:
     """
     if max_concurrent_runs < -1:
         raise ValueError("max_concurrent_runs must be -1 (unlimited) or more")
-    return _TEMPLATE.format(max_concurrent_runs=max_concurrent_runs)
+    if poll_interval_seconds < 1 or free_slots_after_run_end_seconds < 1:
+        raise ValueError("run monitoring intervals must be at least 1 second")
+    return _TEMPLATE.format(
+        max_concurrent_runs=max_concurrent_runs,
+        poll_interval_seconds=poll_interval_seconds,
+        free_slots_after_run_end_seconds=free_slots_after_run_end_seconds,
+    )

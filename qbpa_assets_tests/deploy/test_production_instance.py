@@ -197,6 +197,8 @@ def test_production_instance_on_postgres(production_home: Path, postgres_server:
         assert instance.global_op_concurrency_default_limit == 1
         assert instance.telemetry_enabled is False
         assert instance.run_monitoring_enabled
+        # Slots a killed run still holds are freed (issue 9 case 7).
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 120
 
         result = tiny_defs.resolve_job_def("tiny_production_job").execute_in_process(
             instance=instance

@@ -48,6 +48,9 @@ def test_local_instance_loads_with_limits(tmp_path: Path):
         assert instance.global_op_concurrency_default_limit == 1
         assert instance.telemetry_enabled is False
         assert instance.run_monitoring_enabled
+        # A killed run's `duckdb` slot is freed a minute after the run is marked failed.
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 60
+        assert instance.run_monitoring_settings["poll_interval_seconds"] == 30
         assert_duckdb_pool_admits_one_step(instance)
 
 
@@ -66,3 +69,5 @@ def test_local_instance_runs_a_job(tmp_path: Path):
 def test_local_instance_yaml_rejects_bad_limit():
     with pytest.raises(ValueError):
         local_instance_yaml(max_concurrent_runs=-2)
+    with pytest.raises(ValueError):
+        local_instance_yaml(free_slots_after_run_end_seconds=0)
