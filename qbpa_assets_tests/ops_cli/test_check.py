@@ -380,3 +380,22 @@ def test_reauthorization_date_shown_and_warned_14_days_ahead(
     assert row["status"] == "WARN" and "qbpa authorize" in row["fix"], row
     assert "(in 9 days)" in row["detail"] or "(in 10 days)" in row["detail"]
     assert code == 0  # a warning, not a failure: runs still work for 10 days
+
+
+def test_the_sales_order_entity_is_set_in_one_place_only(monkeypatch, capsys, tmp_path):
+    """The report names QBO_SALES_ORDER_ENTITY; an orders.toml [target] section is refused."""
+    env = {"QBPA_DATA_DIR": str(tmp_path), "QBO_SALES_ORDER_ENTITY": "Invoice"}
+    code, report, _ = _run(monkeypatch, capsys, env, "--only", "mappings")
+    row = _rows(report)[("Mappings", "orders.toml")]
+    assert code == 0 and "QBO_SALES_ORDER_ENTITY=Invoice" in row["detail"]
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    text = (DEFAULT_MAPPINGS_DIR / "orders.toml").read_text()
+    (folder / "orders.toml").write_text(
+        text.replace("[header]", '[target]\nentity = "Estimate"\n\n[header]', 1)
+    )
+    env["QBPA_MAPPINGS_DIR"] = str(folder)
+    code, report, _ = _run(monkeypatch, capsys, env, "--only", "mappings")
+    row = _rows(report)[("Mappings", "orders.toml")]
+    assert code == 1 and row["status"] == "FAIL"
+    assert "QBO_SALES_ORDER_ENTITY" in row["detail"]

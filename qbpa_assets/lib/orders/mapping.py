@@ -37,7 +37,6 @@ class OrderMapping:
     orders_sql: str
     lines_sql: str
     new_orders_sql: str
-    entity: str
     header: dict[str, str]
     line: dict[str, str]
 
@@ -56,7 +55,7 @@ def load_order_mapping(
         The parsed mapping.
 
     Raises:
-        OrderMappingError: Unreadable TOML, missing sections/keys, unknown entity, or a field
+        OrderMappingError: Unreadable TOML, missing sections/keys, a [target] section, or a field
             that is not exactly one SQL expression.
     """
     path = Path(source) if source is not None else mapping_path(MAPPING_FILE, overrides_dir)[0]
@@ -65,16 +64,19 @@ def load_order_mapping(
     except MappingError as exc:
         raise OrderMappingError(path, str(exc).removeprefix(f"{path}: ")) from None
     # [status] (where order status is written) is read by lib/orders/status_sql.py.
-    unknown = set(data) - {"source", "target", "header", "line", "status"}
+    if "target" in data:
+        raise OrderMappingError(
+            path,
+            "[target] is no longer read: what orders become in QuickBooks is set only by "
+            "QBO_SALES_ORDER_ENTITY (Estimate, Invoice or SalesReceipt); remove [target]",
+        )
+    unknown = set(data) - {"source", "header", "line", "status"}
     if unknown:
         raise OrderMappingError(path, f"unknown section(s) {sorted(unknown)}")
     src = data.get("source", {})
     for key in SOURCE_QUERIES:
         if not isinstance(src.get(key), str) or not src[key].strip():
             raise OrderMappingError(path, f"[source] {key} is missing")
-    entity = data.get("target", {}).get("entity", "Estimate")
-    if entity not in ENTITIES:
-        raise OrderMappingError(path, f"[target] entity {entity!r} is not one of {ENTITIES}")
     for section in ("header", "line"):
         fields = data.get(section)
         if not isinstance(fields, dict) or not fields:
@@ -90,7 +92,6 @@ def load_order_mapping(
         orders_sql=src["orders_sql"],
         lines_sql=src["lines_sql"],
         new_orders_sql=src["new_orders_sql"],
-        entity=entity,
         header=dict(data["header"]),
         line=dict(data["line"]),
     )

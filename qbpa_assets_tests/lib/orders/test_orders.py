@@ -242,7 +242,8 @@ def test_mapping_with_unknown_column_names_the_field(tmp_path, con) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "match"),
     [
-        ('entity = "Estimate"', 'entity = "SalesOrder"', "entity 'SalesOrder'"),
+        # The entity is set only by QBO_SALES_ORDER_ENTITY: a [target] section is refused.
+        ("[header]", '[target]\nentity = "SalesOrder"\n\n[header]', "QBO_SALES_ORDER_ENTITY"),
         ("[line]", "[lines]", "unknown section"),
         ("new_orders_sql", "newer_orders_sql", "new_orders_sql is missing"),
         ('DocNumber = "o.order_no"', "DocNumber = 5", r"\[header\] DocNumber"),
