@@ -11,6 +11,9 @@ xml=False, kind=None, retry_after=None)``, ``throttle_for(seconds, retry_after=T
 OAuth (see ``oauth.py``): ``expire_access_tokens()``, ``deny_consent(deny=True)``,
 ``issue_refresh_token()``, ``set_refresh_token_lifetime(seconds)``.
 
+Estimates (see ``estimates.py``): ``convert_estimate(estimate_id, status="Closed",
+doc_number=None)``, ``set_estimate_status(estimate_id, status, accepted_by=None)``.
+
 Clock: ``set_clock(now)`` (ISO text over HTTP; null for real time).
 
 Data, as a QBO user would change it: ``entities(name)``, ``tombstones(name)``,
@@ -23,12 +26,16 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import logging
 from typing import Any
 
+from qbpa_assets.sandbox.faults import Fault
 from qbpa_assets.sandbox.limits import FaultRule, ThrottleWindow
 from qbpa_assets.sandbox.wire import JSON, Response, json_response
 
 ADMIN_PREFIX = "/_emulator/"
+
+logger = logging.getLogger(__name__)
 
 
 def _call(method: str, *names: str, **defaults: Any) -> Any:
@@ -70,6 +77,12 @@ ADMIN_ACTIONS: dict[str, Any] = {
     "issue_refresh_token": lambda emu, args: {"refresh_token": emu.issue_refresh_token()},
     "set_refresh_token_lifetime": _call("set_refresh_token_lifetime", "seconds"),
     "env": lambda emu, args: emu.env(),
+    "convert_estimate": _call(
+        "convert_estimate", "estimate_id", "status", "doc_number", status="Closed", doc_number=None
+    ),
+    "set_estimate_status": _call(
+        "set_estimate_status", "estimate_id", "status", "accepted_by", accepted_by=None
+    ),
 }
 
 
@@ -92,6 +105,11 @@ class Controls:
             result = handler(self, args)
         except (KeyError, ValueError, TypeError) as exc:
             return json_response(400, {"error": str(exc)})
+        except Fault as fault:  # a control refused as QBO would refuse the change
+            return json_response(400, {"error": str(fault), "Fault": fault.body()})
+        except Exception as exc:  # noqa: BLE001 - a server must answer, whatever broke
+            logger.exception("emulator control %s failed", action)
+            return json_response(500, {"error": f"{type(exc).__name__}: {exc}"})
         return json_response(200, result if result is not None else {"ok": True})
 
     # ------------------------------------------------------------------ faults and limits

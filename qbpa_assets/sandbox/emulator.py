@@ -1,22 +1,22 @@
 """An offline QuickBooks Online API emulator that speaks the real wire protocol over HTTPS.
 
-The emulator serves, on ``127.0.0.1``, one company; each part of the API is one module:
+The emulator serves one company on ``127.0.0.1``; each part of the API is one module:
 
-==================  ==============================================================================
-``oauth.py``        discovery document, consent, token endpoint (rotating refresh tokens), revoke
-``query/``          the query language (``parser.py`` grammar, ``evaluate.py`` meaning)
-``reads.py``        ``GET {entity}/{id}``, ``query``, Preferences, CompanyInfo
-``writes.py``       create, update (full and sparse), delete, void; ``requestid`` idempotency
-``transactions.py`` what QBO checks and computes on Invoices, Estimates, SalesReceipts
-``batch.py``        ``batch`` (≤ 30 items, each answered on its own)
-``cdc.py``          ``cdc`` (changes and tombstones, 30 days, 1000 objects)
-``faults.py``       the catalogue of Fault codes and messages, and every error answer's shape
-``limits.py``       QBO's throttles and the faults a test injects
-``controls.py``     test controls: methods here and ``POST /_emulator/<name>``
-``routes.py``       routing as a table (method + path pattern → handler)
-``store.py``        the company's tables, Ids, SyncTokens, MetaData and clock
-``server.py``       the HTTPS server; ``company/`` the sample company generator
-==================  ==============================================================================
+* ``oauth.py``: discovery document, consent, token endpoint (rotating refresh tokens), revoke;
+* ``query/``: the query language (``parser.py`` grammar, ``evaluate.py`` meaning);
+* ``reads.py``: ``GET {entity}/{id}``, ``query``, Preferences, CompanyInfo;
+* ``writes.py``: create, update (full and sparse), delete, void; ``requestid`` idempotency;
+* ``transactions.py``: what QBO checks and computes on Invoices, Estimates, SalesReceipts;
+* ``estimates.py``: an Estimate's ``TxnStatus`` and the Invoice made from it (``LinkedTxn``);
+* ``custom_fields.py``: transaction custom fields, defined in Preferences;
+* ``batch.py``: ``batch`` (at most 30 items, each answered on its own);
+* ``cdc.py``: ``cdc`` (changes and tombstones, 30 days back, 1000 objects);
+* ``faults.py``: the catalogue of Fault codes and messages, and every error answer's shape;
+* ``limits.py``: QBO's throttles, throttle windows and the faults a test injects;
+* ``controls.py``: test controls, as methods here and as ``POST /_emulator/<name>``;
+* ``routes.py``: routing as a table (method + path pattern → handler);
+* ``store.py``: the company's tables, Ids, SyncTokens, MetaData and clock;
+* ``server.py``: the HTTPS server. ``company/`` generates the sample company.
 
 The real python-quickbooks and intuit-oauth code runs against it unchanged.
 """
@@ -35,6 +35,7 @@ from qbpa_assets.sandbox.batch import BatchApi
 from qbpa_assets.sandbox.cdc import CdcApi
 from qbpa_assets.sandbox.company import SampleCompany, generate_company
 from qbpa_assets.sandbox.controls import ADMIN_PREFIX, Controls
+from qbpa_assets.sandbox.estimates import EstimateLifecycle
 from qbpa_assets.sandbox.faults import Fault
 from qbpa_assets.sandbox.limits import FaultInjector, Throttle
 from qbpa_assets.sandbox.oauth import DISCOVERY_PATH, OAuthApi
@@ -70,6 +71,7 @@ def client_env(info: dict[str, str]) -> dict[str, str]:
 class Emulator(
     Router,
     Controls,
+    EstimateLifecycle,
     OAuthApi,
     ReadApi,
     WriteApi,

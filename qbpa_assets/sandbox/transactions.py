@@ -8,7 +8,8 @@ active Class (610), ``CustomField`` entries name defined fields (``custom_fields
 
 Computed: line ``Amount`` from ``Qty`` × ``UnitPrice`` (prices from the item when missing),
 line Ids and numbers, the sub-total line, ``TotalAmt``, ``Balance``, ``DueDate`` from the
-terms, addresses from the customer, and an Estimate's ``TxnStatus`` (Pending).
+terms, addresses from the customer, and an Estimate's ``TxnStatus`` (Pending; see
+``estimates.py`` for the statuses and the links to Invoices).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from qbpa_assets.lib.quickbooks.limits import DOC_NUMBER_MAX
 from qbpa_assets.sandbox import custom_fields
 from qbpa_assets.sandbox.company import COMPANY_TZ, SALES_ACCOUNT, TAX_NON, USD
+from qbpa_assets.sandbox.estimates import checked_status
 from qbpa_assets.sandbox.faults import (
     DISCOUNT_INCOMPLETE,
     DUPLICATE_DOC_NUMBER,
@@ -95,6 +97,7 @@ class TransactionRules:
         obj.setdefault("EmailStatus", "NotSet")
         obj.setdefault("ApplyTaxAfterDiscount", False)
         if entity == "Invoice":
+            self._check_estimate_links(obj)
             term_id = (obj.get("SalesTermRef") or customer.get("SalesTermRef") or {}).get(
                 "value", "3"
             )
@@ -112,7 +115,7 @@ class TransactionRules:
             obj["Balance"] = 0.0
             obj.setdefault("DepositToAccountRef", {"value": "4", "name": "Undeposited Funds"})
         else:
-            obj.setdefault("TxnStatus", "Pending")
+            obj["TxnStatus"] = checked_status(obj.get("TxnStatus") or "Pending")
             obj.pop("Balance", None)
         return obj
 

@@ -125,9 +125,18 @@ class WriteApi:
         return current
 
     def _write(
-        self, entity: str, operation: str | None, payload: JSON, include: str
+        self,
+        entity: str,
+        operation: str | None,
+        payload: JSON,
+        include: str,
+        link_status: str = "Closed",
     ) -> tuple[str, JSON]:
-        """Create, update, delete or void an object; return (entity, response object)."""
+        """Create, update, delete or void an object; return (entity, response object).
+
+        An Invoice that newly names an Estimate in ``LinkedTxn`` links it back and gives it
+        ``link_status`` (``estimates.py``).
+        """
         if entity not in WRITABLE:
             raise unsupported(
                 f"Operation Create/Update is not supported for {entity} in this emulator"
@@ -162,6 +171,8 @@ class WriteApi:
                 obj["SyncToken"] = self._bump(current)
                 obj["MetaData"] = dict(current.get("MetaData") or {})
             self._store(entity, self._touch(obj))
+            if entity == "Invoice":
+                self._link_estimates(obj, link_status, current)
             return entity, obj
 
     def _delete_or_void(self, entity: str, operation: str, payload: JSON) -> tuple[str, JSON]:
@@ -170,6 +181,8 @@ class WriteApi:
         current = self._current(entity, payload)
         if operation == "delete":
             self._remove(entity, current["Id"])
+            if entity == "Invoice":
+                self._unlink_invoice(current)
             return entity, {"status": "Deleted", "domain": "QBO", "Id": current["Id"]}
         obj = copy.deepcopy(current)
 
