@@ -22,6 +22,7 @@ from pathlib import Path
 
 from qbpa_assets.lib import validators
 from qbpa_assets.lib.envfile import read_env_file
+from qbpa_assets.lib.master_data.rep_source import parse_rep_source
 
 README_SECTION = "the Configuration section of README.md"
 # How the example environment file marks a value to replace: <INTUIT_CLIENT_ID>.
@@ -191,7 +192,7 @@ VARIABLES: tuple[Variable, ...] = (
         default="employee",
         allowed="`employee`, `custom_field:<name>` (a transaction custom field, e.g. "
         "`custom_field:Sales Rep`), or `class`",
-        parse=validators.sales_rep_source,
+        parse=lambda text: parse_rep_source(text).setting,
         fields=(("qbpa", "sales_rep_source"),),
     ),
     # Inventiv FTP
@@ -233,6 +234,15 @@ VARIABLES: tuple[Variable, ...] = (
         fields=(("inventiv_ftp", "ca_file"),),
     ),
     Variable(
+        "INVENTIV_FTP_HISTORY_DIR",
+        "optional folder on the FTP (relative to the URL folder) that keeps a dated copy of "
+        "every delivered file, `<dir>/<YYYY-MM-DD>/<HHMMSS>Z_<file>` (a local copy is always "
+        "kept in `QBPA_DATA_DIR/exports/history/`)",
+        _F,
+        allowed="a relative folder such as `history`",
+        fields=(("inventiv_ftp", "history_dir"),),
+    ),
+    Variable(
         "INVENTIV_ACCOUNT_ID",
         "the `<cust_id>` in `latest<cust_id>`",
         _F,
@@ -260,6 +270,14 @@ VARIABLES: tuple[Variable, ...] = (
         default="60",
         allowed=f"{_INT} from 1 to 86400",
         parse=validators.integer(1, 86400),
+    ),
+    Variable(
+        "QBPA_DB_OUTAGE_ALERT_MINUTES",
+        "minutes the Inventiv database may stay unreachable before the new-order sensor alerts",
+        "orders",
+        default="60",
+        allowed=f"{_INT} from 1 to 10080",
+        parse=validators.integer(1, 10080),
     ),
     # Local data, mappings, partitions
     Variable(

@@ -13,7 +13,6 @@ from datetime import date
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-SALES_REP_SOURCES = ("employee", "custom_field:<name>", "class")
 _SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)$", re.IGNORECASE)
 
 
@@ -83,12 +82,3 @@ def memory_size(text: str) -> str:
     if not _SIZE.match(text):
         raise ValueError(f"{text!r} is not a size such as 512MB or 2GB")
     return text
-
-
-def sales_rep_source(text: str) -> str:
-    """``employee``, ``custom_field:<name>`` or ``class``."""
-    if text in {"employee", "class"}:
-        return text
-    if text.startswith("custom_field:") and text.split(":", 1)[1].strip():
-        return text
-    raise ValueError(f"{text!r} is not one of {', '.join(SALES_REP_SOURCES)}")

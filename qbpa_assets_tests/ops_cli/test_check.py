@@ -103,6 +103,8 @@ EXPECTED_ROWS = [
     ("Mappings", "customer.fil"),
     ("Mappings", "item.fil"),
     ("Mappings", "invoice.fil"),
+    ("Mappings", "vendor.fil"),
+    ("Mappings", "salesrep.fil"),
     ("Mappings", "orders.toml"),
 ]
 

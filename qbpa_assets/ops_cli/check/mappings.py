@@ -16,7 +16,7 @@ from qbpa_assets.ops_cli.check.report import FAIL, OK, Report, first_line
 
 logger = logging.getLogger(__name__)
 
-FIL_LAYOUTS = ("customer.fil", "item.fil", "invoice.fil")
+FIL_LAYOUTS = ("customer.fil", "item.fil", "invoice.fil", "vendor.fil", "salesrep.fil")
 
 
 def check_mappings(settings: QbpaSettings, data_dir: Path, report: Report) -> None:
@@ -37,7 +37,7 @@ def check_mappings(settings: QbpaSettings, data_dir: Path, report: Report) -> No
             "create the folder or unset QBPA_MAPPINGS_DIR",
         )
         return
-    empty = _empty_staged_schema()
+    empty = _empty_staged_schema(settings.sales_rep_source)
     warehouse = _open_warehouse(data_dir)
     try:
         for name in FIL_LAYOUTS:
@@ -89,7 +89,7 @@ def check_mappings(settings: QbpaSettings, data_dir: Path, report: Report) -> No
             warehouse.close()
 
 
-def _empty_staged_schema():
+def _empty_staged_schema(rep_source: str):
     """An in-memory DuckDB with empty raw, staged and order tables of the pipeline's schema.
 
     Built by the same SQL the assets run, over empty raw tables, so the column names and types
@@ -98,7 +98,10 @@ def _empty_staged_schema():
     import duckdb
 
     from qbpa_assets.lib.invoices.staging import refresh_invoice_lines
+    from qbpa_assets.lib.master_data.rep_source import parse_rep_source
+    from qbpa_assets.lib.master_data.sales_reps import refresh_sales_reps
     from qbpa_assets.lib.master_data.staging import refresh_customers, refresh_items
+    from qbpa_assets.lib.master_data.vendors import refresh_vendors
     from qbpa_assets.lib.orders.tables import ensure_tables
     from qbpa_assets.lib.warehouse import raw
 
@@ -106,6 +109,8 @@ def _empty_staged_schema():
     raw.ensure_schema(con)
     refresh_customers(con)
     refresh_items(con)
+    refresh_vendors(con)
+    refresh_sales_reps(con, parse_rep_source(rep_source))
     refresh_invoice_lines(con, datetime(2000, 1, 1), datetime(2000, 1, 2))
     ensure_tables(con)
     return con
