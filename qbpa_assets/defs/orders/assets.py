@@ -2,7 +2,15 @@
 
 import dagster as dg
 
-from qbpa_assets.defs.keys import INVENTIV_ORDERS, SALES_ORDERS, STAGING_CUSTOMERS, STAGING_ITEMS
+from qbpa_assets.defs.keys import (
+    INVENTIV_ORDERS,
+    ORDER_STATUS,
+    SALES_ORDER_STATUS,
+    SALES_ORDERS,
+    STAGING_CUSTOMERS,
+    STAGING_ITEMS,
+)
+from qbpa_assets.defs.orders.edits import apply_order_changes, order_status_target
 from qbpa_assets.defs.partitions import order_daily_partitions
 from qbpa_assets.defs.resources.inventiv_db import InventivDbResource
 from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
@@ -10,6 +18,7 @@ from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
 from qbpa_assets.lib.markdown import markdown_table
 from qbpa_assets.lib.orders.copy import copy_orders
 from qbpa_assets.lib.orders.importer import import_orders
+from qbpa_assets.lib.orders.rejects import open_rejects, rejects_table
 from qbpa_assets.lib.orders.report import rejects_markdown
 from qbpa_assets.lib.warehouse.tables import existing_tables
 
@@ -64,8 +73,9 @@ def inventiv_orders(
             REJECTS_CHECK,
             asset=SALES_ORDERS,
             description=(
-                "Orders that could not be created in QuickBooks, with every reason. They are "
-                "tried again on the next run: fixing them in PocketAdvantage is enough."
+                "Rejected orders of every day still waiting for a fix, with every reason (not "
+                "only this day's: an older reject keeps the check failing). They are tried "
+                "again on every run of their day: fixing them in PocketAdvantage is enough."
             ),
         )
     ],
@@ -90,19 +100,25 @@ def sales_orders(
     entity = qbpa.sales_order_entity
     # The mapping (with any QBPA_MAPPINGS_DIR override) is loaded before anything is sent.
     mapping = inventiv_db.mapping()
+    target = order_status_target(mapping)
     with quickbooks.get_client(logger=context.log) as client:
         with warehouse.get_connection() as con:
             _require_master_data(con)
             result = import_orders(
                 con, client, start, end, entity=entity, mapping=mapping, logger=context.log
             )
+            # Edits and cancellations of orders already in QuickBooks (issue 13).
+            edits_meta = apply_order_changes(
+                context, con, client, inventiv_db, mapping, target, start, end, entity
+            )
+            still_open = open_rejects(con)
     rejects_md = rejects_markdown(result)
     created_ids = [row.qbo_id for row in result.created]
     changed = result.changed_after_create
     if changed:
         context.log.warning(
             f"{len(changed)} order(s) changed in Inventiv after they were created in QuickBooks;"
-            " they are reported, not re-sent."
+            " they are not re-created (open documents are updated: see edits)."
         )
     return dg.MaterializeResult(
         metadata={
@@ -121,15 +137,22 @@ def sales_orders(
                     [(r.order_id, r.doc_number, r.qbo_id) for r in changed[:50]],
                 )
             ),
+            **edits_meta,
         },
         check_results=[
             dg.AssetCheckResult(
                 check_name=REJECTS_CHECK,
-                passed=not result.rejected,
+                passed=not still_open,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={
                     "rejected": len(result.rejected),
                     "rejects": dg.MetadataValue.md(rejects_md),
+                    "open_rejects": len(still_open),
+                    "open_rejects_all_days": dg.MetadataValue.md(
+                        markdown_table(
+                            ["day", "order id", "order no", "reasons"], rejects_table(still_open)
+                        )
+                    ),
                 },
             )
         ],
@@ -152,7 +175,11 @@ def _require_master_data(con) -> None:
 
 sales_order_import_job = dg.define_asset_job(
     name="sales_order_import_job",
-    selection=dg.AssetSelection.assets(INVENTIV_ORDERS, SALES_ORDERS),
+    # The order status (unpartitioned) follows every import: QuickBooks read back, the status
+    # written into the Inventiv database (defs/orders/status.py).
+    selection=dg.AssetSelection.assets(
+        INVENTIV_ORDERS, SALES_ORDERS, SALES_ORDER_STATUS, ORDER_STATUS
+    ),
     partitions_def=order_daily_partitions,
     description="New PocketAdvantage orders → QuickBooks sales orders (Estimates by default).",
 )
