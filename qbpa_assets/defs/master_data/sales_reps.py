@@ -17,15 +17,6 @@ from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
 from qbpa_assets.lib.mappings import load_layout
 from qbpa_assets.lib.markdown import table_preview
 from qbpa_assets.lib.master_data import sales_reps
-from qbpa_assets.lib.master_data.rep_source import RepSource, parse_rep_source
-
-
-def rep_source(qbpa: QbpaSettings) -> RepSource:
-    """The parsed ``QBPA_SALES_REP_SOURCE``; a bad value fails the run naming the variable."""
-    try:
-        return parse_rep_source(qbpa.sales_rep_source)
-    except ValueError as exc:
-        raise dg.Failure(description=str(exc)) from exc
 
 
 @dg.asset(
@@ -48,7 +39,7 @@ def quickbooks_employees(
     landed invoices, and an employee whose name or number equals a value gives that rep's
     name, e-mail and phone); the **Classes** for ``class``. The ``entity`` metadata says which.
     """
-    source = rep_source(qbpa)
+    source = qbpa.rep_source
     landed = land_list_entity(context, source.raw_entity, quickbooks, warehouse)
     return dg.MaterializeResult(
         metadata={**landed.metadata, "entity": source.raw_entity, "rep_source": source.setting}
@@ -72,7 +63,7 @@ def staging_sales_reps(warehouse: WarehouseResource, qbpa: QbpaSettings) -> dg.M
     ``name``, ``given_name``, ``family_name``, ``email``, ``phone``, ``active``, ``source``,
     ``employee_id``. The source of ``salesrep.fil`` and of the orders' rep validation.
     """
-    source = rep_source(qbpa)
+    source = qbpa.rep_source
     with warehouse.get_connection() as con:
         rows = sales_reps.refresh_sales_reps(con, source)
         inactive = con.execute(

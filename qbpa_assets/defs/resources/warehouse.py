@@ -12,6 +12,7 @@ import dagster as dg
 import duckdb
 
 from qbpa_assets import config
+from qbpa_assets.lib.master_data.rep_source import RepSource, parse_rep_source
 
 DATABASE_FILE = "qbpa.duckdb"
 
@@ -119,3 +120,8 @@ class QbpaSettings(dg.ConfigurableResource):
     def mappings_path(self) -> Path | None:
         """The optional folder of mapping overrides (``QBPA_MAPPINGS_DIR``)."""
         return Path(self.mappings_dir).expanduser() if self.mappings_dir else None
+
+    @property
+    def rep_source(self) -> RepSource:
+        """Where sales reps come from (``QBPA_SALES_REP_SOURCE``, checked at setup)."""
+        return parse_rep_source(self.sales_rep_source)

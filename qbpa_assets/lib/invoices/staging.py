@@ -17,6 +17,8 @@ invoice header repeated on each row. ``line_type`` says what the row is:
 header columns ``subtotal_amount`` / ``discount_amount``). ``status`` is ``Deleted``,
 ``Voided`` (TotalAmt 0 and the memo "Voided", which is how QBO keeps a voided invoice),
 ``Paid`` (Balance 0), ``Overdue`` (DueDate before the window end's date) or ``Open``.
+``rep_id`` is the invoice's sales rep from the configured source (its custom field's text or its
+class; NULL for Employees, :mod:`qbpa_assets.lib.master_data.sales_reps`).
 
 How the JSON is parsed once and numbers kept as sent: :mod:`qbpa_assets.lib.warehouse.flatten`.
 """
@@ -29,6 +31,8 @@ from typing import Any
 
 import duckdb
 
+from qbpa_assets.lib.master_data.rep_source import RepSource
+from qbpa_assets.lib.master_data.sales_reps import TXN_REP_HEADER_SHAPE, TXN_REP_SQL
 from qbpa_assets.lib.warehouse.flatten import ADDR, META, REF, V, address, number, shape
 from qbpa_assets.lib.warehouse.tables import ensure_schema
 
@@ -83,6 +87,7 @@ INVOICE_SHAPE: dict[str, Any] = {
     "PrivateNote": V,
     "MetaData": META,
     "Line": [_LINE],
+    **TXN_REP_HEADER_SHAPE,
 }
 
 
@@ -108,6 +113,7 @@ hdr AS MATERIALIZED (
     v.CustomerRef.name AS customer_name,
     v.SalesTermRef.value AS sales_term_id,
     v.SalesTermRef.name AS sales_term_name,
+    {TXN_REP_SQL} AS rep_id,
     v.ShipMethodRef.name AS ship_method,
     v.TrackingNum AS tracking_num,
     v.DepartmentRef.value AS department_id,
@@ -229,7 +235,12 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def refresh_invoice_lines(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> int:
+def refresh_invoice_lines(
+    con: duckdb.DuckDBPyConnection,
+    start: datetime,
+    end: datetime,
+    rep_source: RepSource | None = None,
+) -> int:
     """Replace the ``[start, end)`` window of ``staging.invoice_lines``.
 
     Deletes every row whose ``invoice_last_updated`` is in the window, then inserts the rows
@@ -242,6 +253,7 @@ def refresh_invoice_lines(con: duckdb.DuckDBPyConnection, start: datetime, end: 
         start: Window start (inclusive); naive values are UTC.
         end: Window end (exclusive); naive values are UTC. Its calendar date (in its own time
             zone) decides ``Overdue``.
+        rep_source: Where sales reps come from (``rep_id``); default Employees (NULL).
 
     Returns:
         Number of rows inserted for the window (sales and discount lines, tombstones).
@@ -251,7 +263,8 @@ def refresh_invoice_lines(con: duckdb.DuckDBPyConnection, start: datetime, end: 
         raise ValueError(f"empty window: start {start.isoformat()} >= end {end.isoformat()}")
     ensure_schema(con, "staging")
     window = {"start": start, "end": end}
-    params = {**window, "end_date": end.date()}
+    source = rep_source or RepSource("employee")
+    params = {**window, "end_date": end.date(), **source.sql_params}
     con.execute("BEGIN TRANSACTION")
     try:
         empty_select = _INVOICE_LINES_SELECT.replace("$start AND", "$start AND false AND")

@@ -29,7 +29,7 @@ import duckdb
 
 from qbpa_assets.lib.master_data.rep_source import RepSource
 from qbpa_assets.lib.warehouse.flatten import META, REF, V, shape
-from qbpa_assets.lib.warehouse.tables import count_rows, ensure_schema
+from qbpa_assets.lib.warehouse.tables import count_rows, ensure_schema, existing_tables
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +57,13 @@ CLASS_SHAPE: dict[str, Any] = {
     "MetaData": META,
 }
 CUSTOM_FIELD = {"DefinitionId": V, "Name": V, "Type": V, "StringValue": V}
-#: The fields of a sales transaction (Invoice, Estimate, SalesReceipt) that can name its rep;
-#: merged into a transaction's ``json_transform`` shape so `TXN_REP_SQL` can read them.
+#: The header fields of a sales transaction (Invoice, Estimate, SalesReceipt) that can name its
+#: rep; merged into a transaction's ``json_transform`` shape whose ``Line`` entries already
+#: carry ``SalesItemLineDetail.ClassRef``, so that `TXN_REP_SQL` can read them.
+TXN_REP_HEADER_SHAPE: dict[str, Any] = {"ClassRef": REF, "CustomField": [CUSTOM_FIELD]}
+#: The same with the lines' classes: everything `txn_rep_sql` reads.
 TXN_REP_SHAPE: dict[str, Any] = {
-    "ClassRef": REF,
-    "CustomField": [CUSTOM_FIELD],
+    **TXN_REP_HEADER_SHAPE,
     "Line": [{"SalesItemLineDetail": {"ClassRef": REF}}],
 }
 
@@ -196,6 +198,27 @@ ORDER BY value
 """
 
 _SQL = {"employee": EMPLOYEE_REPS_SQL, "class": CLASS_REPS_SQL}
+
+_FILL_USUAL_REPS_SQL = f"""
+UPDATE staging.customers AS c SET usual_rep_id = ur.usual_rep_id
+FROM ({USUAL_REP_SELECT}) AS ur
+WHERE ur.customer_id = c.id
+"""
+
+
+def fill_usual_reps(con: duckdb.DuckDBPyConnection, source: RepSource) -> int:
+    """Set ``staging.customers.usual_rep_id`` from the landed invoices (`USUAL_REP_SELECT`).
+
+    Nothing to do for ``employee`` (transactions name no employee) or before any invoice table
+    exists; the column then stays NULL.
+
+    Returns:
+        Number of customers given a usual rep.
+    """
+    if source.kind == "employee" or "invoices" not in existing_tables(con, "quickbooks"):
+        return 0
+    row = con.execute(_FILL_USUAL_REPS_SQL, source.sql_params).fetchone()
+    return int(row[0]) if row else 0
 
 
 def refresh_sales_reps(con: duckdb.DuckDBPyConnection, source: RepSource) -> int:

@@ -1,9 +1,10 @@
 """Master-data staging SQL: customers and items, typed and flattened from the raw JSON.
 
 * ``staging.customers`` — one row per customer (active and inactive), jobs (sub-customers)
-  included, from ``quickbooks.customers``.
+  included, from ``quickbooks.customers``; ``usual_rep_id`` is the sales rep on most of the
+  customer's landed invoices, where the rep source allows it (:mod:`.sales_reps`).
 * ``staging.items`` — one row per item of every type (Inventory, Service, NonInventory, Group,
-  Category), from ``quickbooks.items``.
+  Category), from ``quickbooks.items``, with the preferred vendor (``PrefVendorRef``).
 
 Each table is rebuilt whole from its raw table (``CREATE OR REPLACE``), so a re-run gives the
 same rows. How the JSON is parsed and numbers kept as sent:
@@ -17,6 +18,8 @@ from typing import Any
 
 import duckdb
 
+from qbpa_assets.lib.master_data import sales_reps
+from qbpa_assets.lib.master_data.rep_source import RepSource
 from qbpa_assets.lib.warehouse.flatten import ADDR, META, REF, V, address, number, shape
 from qbpa_assets.lib.warehouse.tables import count_rows, ensure_schema
 
@@ -78,6 +81,7 @@ ITEM_SHAPE: dict[str, Any] = {
     "SalesTaxIncluded": "BOOLEAN",
     "UnitPrice": V,
     "PurchaseCost": V,
+    "PrefVendorRef": REF,
     "Type": V,
     "TrackQtyOnHand": "BOOLEAN",
     "QtyOnHand": V,
@@ -120,6 +124,7 @@ SELECT
     c.CurrencyRef.value AS currency,
     c.SalesTermRef.value AS sales_term_id,
     c.SalesTermRef.name AS sales_term_name,
+    CAST(NULL AS VARCHAR) AS usual_rep_id,  -- filled by sales_reps.fill_usual_reps
     c.PaymentMethodRef.value AS payment_method_id,
     c.CustomerTypeRef.value AS customer_type_id,
     c.DefaultTaxCodeRef.value AS tax_code_id,
@@ -160,6 +165,8 @@ SELECT
     i.PurchaseDesc AS purchase_description,
     {number("i.UnitPrice", "unit_price")},
     {number("i.PurchaseCost", "purchase_cost")},
+    i.PrefVendorRef.value AS pref_vendor_id,
+    i.PrefVendorRef.name AS pref_vendor_name,
     i.Taxable AS taxable,
     i.SalesTaxIncluded AS sales_tax_included,
     i.SalesTaxCodeRef.value AS sales_tax_code_id,
@@ -189,16 +196,20 @@ def _rebuild(con: duckdb.DuckDBPyConnection, sql: str, table: str) -> int:
     return rows
 
 
-def refresh_customers(con: duckdb.DuckDBPyConnection) -> int:
+def refresh_customers(con: duckdb.DuckDBPyConnection, rep_source: RepSource | None = None) -> int:
     """Rebuild ``staging.customers`` from ``quickbooks.customers``.
 
     Args:
         con: DuckDB connection holding the raw table.
+        rep_source: Where sales reps come from (``usual_rep_id``); default Employees, which
+            leaves it NULL.
 
     Returns:
         Number of staged rows.
     """
-    return _rebuild(con, CUSTOMERS_SQL, "staging.customers")
+    rows = _rebuild(con, CUSTOMERS_SQL, "staging.customers")
+    sales_reps.fill_usual_reps(con, rep_source or RepSource("employee"))
+    return rows
 
 
 def refresh_items(con: duckdb.DuckDBPyConnection) -> int:

@@ -198,3 +198,70 @@ def test_salesrep_fil_default_layout(con, tmp_path: Path):
         "9\tCM\tChloé Martin\tChloé\tMartin\t\t\tY\t2024-03-01 18:00:00",
     ]
     assert result.rows == 3 and text.count("\r\n") == 4 and "\tN\t" in text
+
+
+def _sales_line(class_id: str | None = None) -> dict:
+    detail: dict = {"ItemRef": {"value": "5"}, "Qty": 1, "UnitPrice": 10}
+    if class_id:
+        detail["ClassRef"] = {"value": class_id}
+    return {
+        "Id": "1",
+        "DetailType": "SalesItemLineDetail",
+        "Amount": 10,
+        "SalesItemLineDetail": detail,
+    }
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("employee", {"1": None, "2": None}),
+        ("class", {"1": "200", "2": "201"}),
+        ("custom_field:Sales Rep", {"1": "Ana Ruiz", "2": "CM"}),
+    ],
+)
+def test_invoice_lines_carry_the_invoice_rep_of_the_source(setting, expected):
+    from datetime import UTC, datetime
+
+    from qbpa_assets.lib.invoices.staging import refresh_invoice_lines
+
+    con = duckdb.connect()
+    raw.ensure_schema(con)
+    invoices = [
+        {**INVOICES[0], "Line": [_sales_line(), _sales_line()]},
+        {**INVOICES[1], "Line": [_sales_line("201")]},
+    ]
+    for inv in invoices:
+        con.execute(
+            "INSERT INTO quickbooks.invoices VALUES (?, '0', '2024-03-01 12:00:00+00', NULL, "
+            "false, ?)",
+            [inv["Id"], json.dumps(inv)],
+        )
+    source = parse_rep_source(setting)
+    day = datetime(2024, 3, 1, tzinfo=UTC)
+    assert refresh_invoice_lines(con, day, day.replace(day=2), source) == 3
+    rows = con.execute("SELECT DISTINCT invoice_id, rep_id FROM staging.invoice_lines").fetchall()
+    assert dict(rows) == expected
+    layout = load_layout("invoice.fil")
+    assert "SALESREP_ID" in layout.column_names
+    layout.validate(con)
+
+
+def test_customers_carry_their_usual_rep(con, tmp_path):
+    from qbpa_assets.lib.master_data import staging
+
+    customers = [{"Id": cid, "DisplayName": f"C{cid}", "MetaData": META} for cid in "3456"]
+    land(con, tmp_path, "Customer", customers)
+    assert staging.refresh_customers(con, parse_rep_source("custom_field:Sales Rep")) == 4
+    rows = con.execute("SELECT id, usual_rep_id FROM staging.customers ORDER BY id").fetchall()
+    assert rows == [("3", "CM"), ("4", "rep01"), ("5", None), ("6", None)]
+    staging.refresh_customers(con, parse_rep_source("class"))
+    assert con.execute("SELECT usual_rep_id FROM staging.customers WHERE id = '3'").fetchone() == (
+        "201",
+    )
+    staging.refresh_customers(con)  # employee (the default): transactions name no employee
+    assert con.execute("SELECT count(usual_rep_id) FROM staging.customers").fetchone() == (0,)
+    layout = load_layout("customer.fil")
+    layout.validate(con)
+    result = write_fil(con, layout, tmp_path / "out" / "customer.fil")
+    assert result.rows == 4 and "SALESREP_ID" in layout.column_names

@@ -129,3 +129,22 @@ def test_vendor_fil_default_layout(con, tmp_path):
     assert rec["LAST_MODIFIED"] == "2024-03-01 18:00:00"
     assert [r[header.index("ACTIVE")] for r in records] == ["Y", "Y", "N"]
     assert result.rows == 3 and result.field_counts_ok
+
+
+def test_items_name_their_preferred_vendor_in_item_fil(con, tmp_path):
+    from qbpa_assets.lib.master_data import staging
+
+    items = [
+        {"Id": "1", "Name": "Bolt", "Type": "Inventory", "MetaData": META,
+         "PrefVendorRef": {"value": "61", "name": "Gärtner Großhandel"}},
+        {"Id": "2", "Name": "Advice", "Type": "Service", "MetaData": META},
+    ]  # fmt: skip
+    land(con, tmp_path, "Item", items)
+    assert staging.refresh_items(con) == 2
+    rows = con.execute(
+        "SELECT id, pref_vendor_id, pref_vendor_name FROM staging.items ORDER BY id"
+    ).fetchall()
+    assert rows == [("1", "61", "Gärtner Großhandel"), ("2", None, None)]
+    result = write_fil(con, load_layout("item.fil"), tmp_path / "out" / "item.fil")
+    header, *records = [r.split("\t") for r in result.path.read_text("utf-8").splitlines()]
+    assert [r[header.index("VENDOR_ID")] for r in records] == ["61", ""]
