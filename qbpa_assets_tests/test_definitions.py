@@ -220,3 +220,21 @@ print("errors", " ".join(errors).replace(chr(10), " "))
     assert "nightly_invoice_schedule" in lines["schedules"]
     assert lines["success"] == "False"
     assert "QBPA_TIMEZONE" in lines["errors"] and "IANA time zone" in lines["errors"]
+
+
+def test_garbage_in_every_variable_still_loads_the_code_location(tmp_path):
+    """No value of any declared variable may stop the definitions from loading."""
+    from qbpa_assets import config
+
+    garbage = {v.name: "!garbage <VALUE> Nowhere/Bogus" for v in config.VARIABLES}
+    garbage["QBPA_DATA_DIR"] = str(tmp_path / "data")  # a folder may be created at load
+    garbage["QBPA_ENV_FILE"] = str(tmp_path / "none.env")
+    code = (
+        "from qbpa_assets.definitions import defs;"
+        "d = defs();"
+        "print(len(list(d.resolve_asset_graph().get_all_asset_keys())), len(list(d.sensors)))"
+    )
+    out = _python(code, tmp_path, **garbage)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assets, sensors = map(int, out.stdout.split())
+    assert assets >= len(DESIGN_KEYS) and sensors >= 3
