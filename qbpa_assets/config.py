@@ -279,6 +279,14 @@ VARIABLES: tuple[Variable, ...] = (
         allowed=f"{_INT} from 1 to 10080",
         parse=validators.integer(1, 10080),
     ),
+    Variable(
+        "QBPA_DB_OUTAGE_ALERT_MINUTES",
+        "minutes the Inventiv database may stay unreachable before the new-order sensor alerts",
+        "orders",
+        default="60",
+        allowed=f"{_INT} from 1 to 10080",
+        parse=validators.integer(1, 10080),
+    ),
     # Local data, mappings, partitions
     Variable(
         "QBPA_DATA_DIR",

@@ -6,6 +6,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from qbpa_assets.defs.keys import STAGING_CUSTOMERS, STAGING_ITEMS
 from qbpa_assets.defs.master_data.assets import (
     quickbooks_customers,
     quickbooks_items,
@@ -139,9 +140,17 @@ def test_sales_order_entity_is_configurable(order_stack):
 # ----------------------------------------------------------------------------- sensor
 
 
+def instance_with_master_data() -> dg.DagsterInstance:
+    """An ephemeral instance where staging/customers and staging/items were materialized."""
+    instance = dg.DagsterInstance.ephemeral()
+    for key in (STAGING_CUSTOMERS, STAGING_ITEMS):
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+    return instance
+
+
 def _tick(resources: dict, cursor: str | None, instance: dg.DagsterInstance | None = None):
     context = dg.build_sensor_context(
-        instance=instance or dg.DagsterInstance.ephemeral(), cursor=cursor, resources=resources
+        instance=instance or instance_with_master_data(), cursor=cursor, resources=resources
     )
     result = inventiv_new_orders_sensor(context)
     assert isinstance(result, dg.SensorResult)
@@ -209,7 +218,7 @@ def test_sensor_asks_again_for_a_day_whose_run_failed(fresh_emulator, sqlite_odb
     resources = {
         "inventiv_db": InventivDbResource(connection_string=sqlite_odbc_db.connection_string)
     }
-    instance = dg.DagsterInstance.ephemeral()
+    instance = instance_with_master_data()
 
     first = _tick(resources, None, instance)
     [request] = first.run_requests
