@@ -98,23 +98,7 @@ class Env:
 
     def invoice(self, doc_number: str) -> dict:
         """Turn an Estimate into an Invoice, as a QuickBooks user does."""
-        est = self.doc(doc_number)
-        inv = self.emu.add_entity(
-            "Invoice",
-            {
-                "DocNumber": "INV-" + doc_number,
-                "CustomerRef": est["CustomerRef"],
-                "Line": est["Line"],
-                "TotalAmt": est["TotalAmt"],
-                "LinkedTxn": [{"TxnId": est["Id"], "TxnType": "Estimate"}],
-            },
-        )
-        self.emu.update_entity(
-            "Estimate",
-            est["Id"],
-            {"TxnStatus": "Closed", "LinkedTxn": [{"TxnId": inv["Id"], "TxnType": "Invoice"}]},
-        )
-        return inv
+        return self.emu.convert_estimate(self.doc(doc_number)["Id"], doc_number="INV-" + doc_number)
 
     def requests(self, op: str) -> list[dict]:
         return [e for e in self.emu.request_log if e["op"] == op]
@@ -427,3 +411,26 @@ def test_status_into_the_users_own_order_table(sqlite_odbc_db, fresh_emulator, t
     assert {str(k): v for k, v in rows.items()} == {"1": "created", "2": "rejected"}
     tables = env.db.execute("SELECT name FROM sqlite_master WHERE name = 'QBPA_ORDER_STATUS'")
     assert not tables  # no table of qbpa's own when the mapping points elsewhere
+
+
+def test_invoice_target_is_invoiced_at_once_and_a_cancellation_voids_it(env) -> None:
+    env.db.insert_orders([env.order(1), env.order(2)])
+    with env.db.db() as inventiv:
+        copy_orders(inventiv, env.con, D, END)
+    import_orders(env.con, env.client, D, END, entity="Invoice")
+    env.db.set_line(1, 1, QTY=3)
+    env.db.execute("DELETE FROM ORDER_LINES WHERE ORDER_ID = ?", 2)
+    env.db.execute("DELETE FROM ORDERS WHERE ORDER_ID = ?", 2)
+    with env.db.db() as inventiv:
+        copy_orders(inventiv, env.con, D, END)
+    result = edits.apply_changes(env.con, env.client, D, END, env.target(), entity="Invoice")
+    (refused,) = result.by_action("refused")
+    assert refused.order_id == "1" and "an Invoice is not changed" in refused.message
+    (cancelled,) = result.by_action("cancelled")
+    assert cancelled.order_id == "2" and "voided" in cancelled.message
+    assert env.doc("SO-0002", "Invoice")["TotalAmt"] == 0
+    followup.follow_documents(env.con, env.client, "Invoice")
+    env.flush()
+    table = env.status_table()
+    assert table["1"][2] == "invoiced" and table["1"][4] == "SO-0001"
+    assert table["2"][2] == "cancelled"
