@@ -103,7 +103,7 @@ def quickbooks_invoices(
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def staging_invoice_lines(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, qbpa: QbpaSettings
 ) -> dg.MaterializeResult:
     """One row per invoice sales line, with its invoice header, for invoices changed in the day.
 
@@ -113,7 +113,8 @@ def staging_invoice_lines(
     """
     window = context.partition_time_window
     with warehouse.get_connection() as con:
-        rows = staging.refresh_invoice_lines(con, window.start, window.end)
+        # The invoice's sales rep (rep_id) comes from QBPA_SALES_REP_SOURCE.
+        rows = staging.refresh_invoice_lines(con, window.start, window.end, qbpa.rep_source)
         preview = table_preview(
             con,
             keys.table_name(keys.STAGING_INVOICE_LINES),

@@ -97,15 +97,16 @@ def quickbooks_items(
     kinds={"duckdb"},
     pool="duckdb",
 )
-def staging_customers(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def staging_customers(warehouse: WarehouseResource, qbpa: QbpaSettings) -> dg.MaterializeResult:
     """Customers typed and flattened: one row per QuickBooks customer, active and inactive.
 
     Names, company, contact, bill/ship address parts, phone, e-mail, terms, balance, taxable,
-    active, and the parent of a sub-customer. The source of ``customer.fil`` and of the order
+    active, the parent of a sub-customer, and the usual sales rep (from the landed invoices, for
+    a custom-field or class rep source). The source of ``customer.fil`` and of the order
     validation (an order must name an active customer).
     """
     with warehouse.get_connection() as con:
-        rows = staging.refresh_customers(con)
+        rows = staging.refresh_customers(con, qbpa.rep_source)
         preview = table_preview(con, keys.table_name(keys.STAGING_CUSTOMERS))
     return dg.MaterializeResult(
         metadata={"dagster/row_count": rows, "preview": dg.MetadataValue.md(preview)}
