@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--refresh-grace-seconds", type=float, default=0.0)
     serve.add_argument("--access-token-ttl", type=float, default=3600.0)
     serve.add_argument("--realm-id", default=None)
+    serve.add_argument(
+        "--refresh-token-lifetime",
+        type=int,
+        default=None,
+        help="seconds a refresh token lives (x_refresh_token_expires_in; default 101 days)",
+    )
     return parser
 
 
@@ -57,6 +63,7 @@ def serve(args: argparse.Namespace) -> int:
         refresh_grace_seconds=args.refresh_grace_seconds,
         access_token_ttl=args.access_token_ttl,
         enforce_limits=args.enforce_limits,
+        refresh_token_lifetime=args.refresh_token_lifetime,
         **extra,
     )
     stop = threading.Event()

@@ -92,6 +92,8 @@ class Emulator(
         enforce_limits: Apply QBO's throttles (500 req/min, 10 concurrent, 40 batch/min).
         host: Address to listen on.
         realm_id: Company id; default a fixed sandbox-looking id.
+        refresh_token_lifetime: ``x_refresh_token_expires_in`` of issued refresh tokens, in
+            seconds (default 101 days); see :meth:`set_refresh_token_lifetime`.
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class Emulator(
         enforce_limits: bool = False,
         host: str = "127.0.0.1",
         realm_id: str = "9341453050981187",
+        refresh_token_lifetime: int | None = None,
     ) -> None:
         self.company = company if company is not None else generate_company()
         self.host = host
@@ -117,6 +120,7 @@ class Emulator(
         self.client_secret = secrets.token_urlsafe(30)
         self._init_store(self.company)
         self._init_oauth()
+        self.set_refresh_token_lifetime(refresh_token_lifetime)
         self._init_reads()
         self._init_writes()
         self._init_controls()

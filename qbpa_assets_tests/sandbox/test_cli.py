@@ -7,7 +7,10 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import requests
+
+pytestmark = pytest.mark.e2e
 
 
 def test_serve_prints_connection_line_and_exits_on_sigterm(tmp_path):
@@ -30,6 +33,8 @@ def test_serve_prints_connection_line_and_exits_on_sigterm(tmp_path):
             "2",
             "--workdir",
             str(tmp_path),
+            "--refresh-token-lifetime",
+            "86400",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -60,6 +65,7 @@ def test_serve_prints_connection_line_and_exits_on_sigterm(tmp_path):
             auth=(info["client_id"], info["client_secret"]),
             timeout=10,
         ).json()
+        assert token["x_refresh_token_expires_in"] == 86400
         resp = session.post(
             f"{info['base_url']}/company/{info['realm_id']}/query",
             params={"minorversion": "75"},

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import time
 
 import pytest
 import requests
 from quickbooks.exceptions import QuickbooksException, SevereException, ValidationException
 
+from qbpa_assets.sandbox.faults import CATALOGUE
 from qbpa_assets_tests.fixtures.emulator import make_quickbooks
 
 
@@ -200,3 +202,53 @@ def test_fault_inside_200_and_admin_http_controls(qbo_emulator, qb):
     session.post(qbo_emulator.admin_url + "/inject_fault", json={"status": 429}, timeout=10)
     session.post(qbo_emulator.admin_url + "/clear_faults", json={}, timeout=10)
     assert qb.query("select count(*) from Item")["QueryResponse"]["totalCount"] > 0
+
+
+def test_429_with_retry_after(qbo_emulator, qb):
+    qbo_emulator.inject_fault(status=429, count=1, path_contains="/item/", retry_after=7)
+    resp = _raw(qbo_emulator, qb, "item/1")
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "7"
+    assert resp.json()["Fault"]["Error"][0]["code"] == "3001"
+    qbo_emulator.inject_fault(status=429, xml=True, retry_after=2.5)
+    resp = _raw(qbo_emulator, qb, "item/1")
+    assert resp.headers["Retry-After"] == "2.5" and '<Error code="3001">' in resp.text
+    assert "Retry-After" not in _raw(qbo_emulator, qb, "item/1").headers
+
+
+def test_throttle_window_follows_the_emulator_clock(qbo_emulator, qb):
+    emu = qbo_emulator
+    emu.set_clock(emu.now)  # frozen: only moving it ends the window
+    emu.throttle_for(95)
+    for _ in range(3):
+        with pytest.raises(ValidationException) as err:
+            qb.query("select count(*) from Item")
+        assert err.value.error_code == 3001
+    resp = _raw(emu, qb, "item/1")
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "95"
+    emu.set_clock(emu.now + dt.timedelta(seconds=60.5))
+    assert _raw(emu, qb, "item/1").headers["Retry-After"] == "35"  # whole seconds, rounded up
+    emu.set_clock(emu.now + dt.timedelta(seconds=35))
+    assert qb.query("select count(*) from Item")["QueryResponse"]["totalCount"] > 0
+    assert [e["status"] for e in emu.request_log[-6:]] == [429] * 5 + [200]
+
+
+def test_throttle_window_over_http_and_cleared(qbo_emulator, qb):
+    session = requests.Session()
+    session.trust_env, session.verify = False, qbo_emulator.ca_file
+    answer = session.post(
+        qbo_emulator.admin_url + "/throttle_for",
+        json={"seconds": 300, "retry_after": False},
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    resp = _raw(qbo_emulator, qb, "item/1")
+    assert resp.status_code == 429 and "Retry-After" not in resp.headers
+    assert requests.get(qbo_emulator.discovery_url, verify=qbo_emulator.ca_file, timeout=10).ok
+    qbo_emulator.clear_faults()
+    assert _raw(qbo_emulator, qb, "item/1").status_code == 200
+
+
+def test_every_fault_comes_from_the_catalogue():
+    codes = [(kind.code, kind.message) for kind in CATALOGUE]
+    assert len(set(codes)) == len(codes)
+    assert {kind.code for kind in CATALOGUE} >= {"610", "2010", "2020", "2050", "3001", "5010"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -124,3 +125,56 @@ def test_access_token_ttl(fresh_emulator):
     time.sleep(1.2)
     with pytest.raises(AuthorizationException):
         qb.query("select count(*) from Item")
+
+
+def test_consent_redirects_to_an_https_uri_that_never_loads(qbo_emulator):
+    # Production keys only take https redirect URIs; paste mode registers one that need not load.
+    redirect = "https://qbpa.example.invalid/intuit/callback?tenant=acme"
+    auth = make_auth_client(qbo_emulator, redirect_uri=redirect)
+    url = auth.get_authorization_url([Scopes.ACCOUNTING], state_token="paste-1")
+    resp = requests.get(url, verify=qbo_emulator.ca_file, allow_redirects=False, timeout=10)
+    assert resp.status_code == 302
+    location = resp.headers["Location"]
+    assert location.startswith(redirect + "&")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    assert (query["state"], query["realmId"], query["tenant"]) == (
+        "paste-1",
+        qbo_emulator.realm_id,
+        "acme",
+    )
+    auth.get_bearer_token(query["code"], realm_id=query["realmId"])  # the pasted URL's code
+    assert auth.refresh_token
+    other = make_auth_client(qbo_emulator, redirect_uri="https://elsewhere.example.invalid/cb")
+    url = auth.get_authorization_url([Scopes.ACCOUNTING], state_token="paste-2")
+    resp = requests.get(url, verify=qbo_emulator.ca_file, allow_redirects=False, timeout=10)
+    code = parse_qs(urlsplit(resp.headers["Location"]).query)["code"][0]
+    with pytest.raises(AuthClientError):  # a code is bound to the redirect URI it was sent to
+        other.get_bearer_token(code)
+
+
+def test_refresh_token_lifetime_is_announced_and_enforced(qbo_emulator):
+    auth = make_auth_client(qbo_emulator)
+    auth.refresh(refresh_token=qbo_emulator.issue_refresh_token())
+    assert auth.x_refresh_token_expires_in == 8_726_400  # 101 days by default
+    qbo_emulator.set_refresh_token_lifetime(3 * 86400)  # about to expire
+    auth.refresh(refresh_token=auth.refresh_token)
+    assert auth.x_refresh_token_expires_in == 3 * 86400
+    qbo_emulator.set_clock(qbo_emulator.now + dt.timedelta(days=3, seconds=1))
+    with pytest.raises(AuthClientError) as err:
+        auth.refresh(refresh_token=auth.refresh_token)
+    assert "invalid_grant" in str(err.value.content)
+
+
+def test_refresh_token_lifetime_over_http_and_at_construction(fresh_emulator):
+    emu = fresh_emulator(refresh_token_lifetime=600)
+    auth = make_auth_client(emu)
+    auth.refresh(refresh_token=emu.refresh_token)
+    assert auth.x_refresh_token_expires_in == 600
+    session = requests.Session()
+    session.trust_env, session.verify = False, emu.ca_file
+    answer = session.post(
+        emu.admin_url + "/set_refresh_token_lifetime", json={"seconds": 42}, timeout=10
+    )
+    assert answer.status_code == 200
+    auth.refresh(refresh_token=auth.refresh_token)
+    assert auth.x_refresh_token_expires_in == 42
