@@ -2,22 +2,32 @@
 
 :func:`export_fil` validates the layout, writes the file from DuckDB
 (:mod:`qbpa_assets.lib.warehouse.filwriter`), uploads it atomically through the
-``inventiv_ftp`` resource and reports it with the two checks every ``.fil`` asset declares
-(:func:`fil_checks`).
+``inventiv_ftp`` resource, keeps a dated copy (``QBPA_DATA_DIR/exports/history/``, and in
+``INVENTIV_FTP_HISTORY_DIR`` on the FTP when set), records the delivery in
+``inventiv_ftp.deliveries`` (:mod:`qbpa_assets.lib.inventiv.deliveries`) and reports it with the
+two checks every ``.fil`` asset declares (:func:`fil_checks`). Every ``.fil`` asset declares
+:data:`NIGHTLY_FRESHNESS`; the stale-file alert (:mod:`qbpa_assets.defs.alerts.freshness`) reads
+it.
 """
 
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 
 from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
 from qbpa_assets.defs.resources.warehouse import WarehouseResource
+from qbpa_assets.lib.inventiv import deliveries
 from qbpa_assets.lib.mappings import Layout
 from qbpa_assets.lib.markdown import records_table
 from qbpa_assets.lib.warehouse.filwriter import FilResult, write_fil
 
 FIELD_COUNT_CHECK = "same_field_count_on_every_row"
 ROWS_MATCH_CHECK = "rows_written_equal_rows_staged"
+
+# The nightly files: delivered every night, so a file older than a day and a bit is stale.
+NIGHTLY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26))
 
 
 def fil_checks(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
@@ -44,8 +54,10 @@ def export_fil(
     inventiv_ftp: InventivFtpResource,
     where: str | None = None,
     params: list | None = None,
+    intervals: Sequence[deliveries.Interval] = (),
+    metadata: dict | None = None,
 ) -> dg.MaterializeResult:
-    """Validate the layout, write the file from DuckDB, upload it atomically, report it.
+    """Validate the layout, write the file from DuckDB, upload it atomically, record it.
 
     Args:
         context: The asset's execution context (its key names the checks).
@@ -55,6 +67,9 @@ def export_fil(
         inventiv_ftp: The FTP the file is uploaded to (``latest<account_id>/``).
         where: Optional filter of the staged rows (e.g. the invoice window).
         params: Parameters of ``where``.
+        intervals: The windows of data the file covers (recorded with the delivery; empty for
+            a full file).
+        metadata: More metadata of the materialization.
 
     Returns:
         The materialization, with the file's metadata and both check results.
@@ -69,7 +84,30 @@ def export_fil(
         ).fetchone()[0]
     upload = inventiv_ftp.upload(result.path, layout.file_name)
     context.log.info(f"Uploaded {result.rows} rows ({result.bytes} bytes) to {upload.remote_path}")
+    delivered_at = datetime.now(UTC)
+    history = deliveries.keep_copy(
+        result.path, warehouse.exports_dir / "history", layout.file_name, delivered_at
+    )
+    remote_history = inventiv_ftp.upload_history(
+        result.path, deliveries.history_name(layout.file_name, delivered_at)
+    )
     asset_key = context.asset_key
+    delivery = deliveries.Delivery(
+        asset=asset_key.to_user_string(),
+        file_name=layout.file_name,
+        delivered_at=delivered_at,
+        intervals=tuple(intervals),
+        rows=result.rows,
+        bytes=result.bytes,
+        sha256=result.sha256,
+        remote_path=upload.remote_path,
+        history_path=str(history),
+        remote_history_path=remote_history,
+        run_id=context.run_id,
+        partition=_partition_label(context),
+    )
+    with warehouse.get_connection() as con:
+        deliveries.record(con, delivery)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": result.rows,
@@ -79,7 +117,11 @@ def export_fil(
             "sha256": result.sha256,
             "encoding": layout.encoding,
             "replaced_characters": result.replaced,
+            "delivered_at": delivered_at.isoformat(),
+            "history_path": dg.MetadataValue.path(str(history)),
+            **({"remote_history_path": remote_history} if remote_history else {}),
             "preview": dg.MetadataValue.md(records_table(result.preview)),
+            **(metadata or {}),
         },
         check_results=[
             dg.AssetCheckResult(
@@ -95,3 +137,10 @@ def export_fil(
             ),
         ],
     )
+
+
+def _partition_label(context: dg.AssetExecutionContext) -> str | None:
+    if not context.has_partition_key and not context.has_partition_key_range:
+        return None
+    keys = context.partition_key_range
+    return keys.start if keys.start == keys.end else f"{keys.start}...{keys.end}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -135,7 +136,7 @@ def test_sensor_definitions():
     assert qbpa_rejected_orders_alert.targets == []  # it only notifies
 
 
-def test_alerts_folder_autoloads_exactly_the_two_sensors():
+def test_alerts_folder_autoloads_exactly_its_sensors():
     import qbpa_assets.defs.alerts as alerts_folder
 
     # The same module walk `load_from_defs_folder` does, limited to this folder.
@@ -143,7 +144,10 @@ def test_alerts_folder_autoloads_exactly_the_two_sensors():
     assert sorted(s.name for s in defs.sensors) == [
         "qbpa_rejected_orders_alert",
         "qbpa_run_failure_alert",
+        "qbpa_stale_file_alert",
+        "qbpa_token_expiry_alert",
     ]
+    assert all(s.targets == [] for s in defs.sensors)  # they only notify
 
 
 # ---------------------------------------------------------------------- rejected orders sensor
@@ -227,3 +231,62 @@ def test_rejected_orders_dead_channel_is_tried_once_per_tick(instance, monkeypat
     assert "every channel failed" in result.skip_message
     assert "2024-05-06" not in result.skip_message
     assert "no new" in qbpa_rejected_orders_alert(context).skip_message  # moved on
+
+
+# ------------------------------------------------------------------------- stale .fil files
+
+
+@pytest.fixture(scope="module")
+def repository() -> dg.RepositoryDefinition:
+    from qbpa_assets.definitions import defs
+
+    return defs().get_repository_def()
+
+
+def test_stale_file_alerts_like_a_failure(instance, channels, repository, monkeypatch):
+    """A .fil file not delivered for more than its 26 h freshness window alerts once."""
+    from qbpa_assets.defs.alerts import freshness
+
+    webhook, smtp = channels
+    fil_keys = {"inventiv_ftp/customer_fil", "inventiv_ftp/item_fil", "inventiv_ftp/invoice_fil"}
+    policies = {k.to_user_string(): p for k, p in freshness._policies(repository).items()}
+    assert fil_keys <= set(policies)  # declared in Dagster's own terms on the assets
+    assert {p.fail_window.to_timedelta() for p in policies.values()} == {timedelta(hours=26)}
+
+    now = datetime.now(UTC)
+    instance.report_runless_asset_event(dg.AssetMaterialization(["inventiv_ftp", "customer_fil"]))
+    context = dg.build_sensor_context(instance=instance, repository_def=repository)
+    fresh = freshness.qbpa_stale_file_alert(context)
+    assert fresh.skip_message == "every file is fresh" and webhook.requests == []
+
+    # A day and three hours later nothing was delivered again: every file is stale.
+    monkeypatch.setattr(freshness, "_now", lambda: now + timedelta(hours=27))
+    stale = freshness.qbpa_stale_file_alert(context)
+    assert "inventiv_ftp/customer_fil" in stale.skip_message
+    payloads = {p["asset"]: p for p in webhook.payloads()}
+    assert fil_keys <= set(payloads)
+    customer = payloads["inventiv_ftp/customer_fil"]
+    assert customer["kind"] == "stale_file" and customer["severity"] == "error"
+    assert customer["hours_since"] >= 27 and customer["fail_window_hours"] == 26
+    assert customer["url"] == f"{UI}/assets/inventiv_ftp/customer_fil"
+    assert payloads["inventiv_ftp/invoice_fil"]["last_delivered"] is None
+    assert len(smtp.messages) == len(webhook.requests)
+    assert CLIENT_SECRET not in json.dumps(webhook.payloads())
+
+    # The same stale episode is not alerted again; a new delivery that goes stale is.
+    monkeypatch.setattr(freshness, "_now", lambda: now + timedelta(hours=28))
+    count = len(webhook.requests)
+    freshness.qbpa_stale_file_alert(context)
+    assert len(webhook.requests) == count
+    instance.report_runless_asset_event(dg.AssetMaterialization(["inventiv_ftp", "customer_fil"]))
+    monkeypatch.setattr(freshness, "_now", lambda: now + timedelta(hours=60))
+    freshness.qbpa_stale_file_alert(context)
+    assert [p["asset"] for p in webhook.payloads()[count:]] == ["inventiv_ftp/customer_fil"]
+
+
+def test_stale_file_never_delivered_waits_for_its_window(instance, no_channels, repository):
+    """On a fresh deployment nothing is stale before a whole window has passed."""
+    from qbpa_assets.defs.alerts import freshness
+
+    context = dg.build_sensor_context(instance=instance, repository_def=repository)
+    assert freshness.qbpa_stale_file_alert(context).skip_message == "every file is fresh"

@@ -1,9 +1,14 @@
 """The nightly invoice job and its schedule: yesterday's partition at 02:30 (``QBPA_TIMEZONE``)."""
 
+from datetime import time
+
 import dagster as dg
 
 from qbpa_assets.defs import keys
 from qbpa_assets.defs.partitions import invoice_daily_partitions
+
+# When the nightly run starts; also the pick-up boundary of invoice.fil (lib/invoices/coverage).
+NIGHTLY_AT = time(2, 30)
 
 INVOICE_KEYS = [keys.QBO_INVOICES, keys.STAGING_INVOICE_LINES, keys.INVOICE_FIL]
 
@@ -18,8 +23,8 @@ nightly_invoice_job = dg.define_asset_job(
 nightly_invoice_schedule = dg.build_schedule_from_partitioned_job(
     nightly_invoice_job,
     name="nightly_invoice_schedule",
-    hour_of_day=2,
-    minute_of_hour=30,
+    hour_of_day=NIGHTLY_AT.hour,
+    minute_of_hour=NIGHTLY_AT.minute,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="02:30 every night: yesterday's invoices.",
 )

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from qbpa_assets.defs import keys
-from qbpa_assets.defs.inventiv_ftp import export_fil, fil_checks
+from qbpa_assets.defs.inventiv_ftp import NIGHTLY_FRESHNESS, export_fil, fil_checks
 from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
 from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
 from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
@@ -144,6 +144,7 @@ def staging_items(warehouse: WarehouseResource) -> dg.MaterializeResult:
     kinds={"sftp", "file"},
     pool="duckdb",
     check_specs=fil_checks(keys.CUSTOMER_FIL),
+    freshness_policy=NIGHTLY_FRESHNESS,
 )
 def customer_fil(
     context: dg.AssetExecutionContext,
@@ -169,6 +170,7 @@ def customer_fil(
     kinds={"sftp", "file"},
     pool="duckdb",
     check_specs=fil_checks(keys.ITEM_FIL),
+    freshness_policy=NIGHTLY_FRESHNESS,
 )
 def item_fil(
     context: dg.AssetExecutionContext,

@@ -37,6 +37,13 @@ class InventivFtpResource(dg.ConfigurableResource):
         default=None,
         description="INVENTIV_FTP_CA_FILE: FTPS only, a CA to trust (default: the system store)",
     )
+    history_dir: str | None = Field(
+        default=None,
+        description=(
+            "INVENTIV_FTP_HISTORY_DIR: optional folder (relative to the URL folder) that keeps a "
+            "dated copy of every delivered file"
+        ),
+    )
     timeout: int = Field(default=30, description="seconds per connect/network operation")
     retries: int = Field(default=3, description="attempts on transient errors")
 
@@ -87,6 +94,24 @@ class InventivFtpResource(dg.ConfigurableResource):
         _url, folder = self._settings()
         with self._open() as transfer:
             return transfer.upload_atomic(Path(local_path), folder, remote_name)
+
+    def upload_history(self, local_path: Path, dated_name: str) -> str | None:
+        """Keep a dated copy as ``<history_dir>/<dated_name>`` when a history folder is set.
+
+        Args:
+            local_path: The delivered file.
+            dated_name: ``<YYYY-MM-DD>/<name>`` (see ``lib.inventiv.deliveries.history_name``).
+
+        Returns:
+            The remote path of the copy, or None when ``INVENTIV_FTP_HISTORY_DIR`` is not set.
+        """
+        if not (self.history_dir or "").strip():
+            return None
+        self._settings()
+        folder, _, name = dated_name.rpartition("/")
+        remote_dir = "/".join(p for p in (self.history_dir.strip().strip("/"), folder) if p)
+        with self._open() as transfer:
+            return transfer.upload_atomic(Path(local_path), remote_dir, name).remote_path
 
     def check(self) -> str:
         """Check that ``latest<account_id>`` is writable (for ``qbpa check``); return its name."""

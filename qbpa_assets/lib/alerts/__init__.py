@@ -24,6 +24,7 @@ from qbpa_assets.lib.alerts.message import (
     asset_url,
     build_rejected_orders_alert,
     build_run_failure_alert,
+    build_stale_file_alert,
     run_url,
     summarize_error,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "build_email",
     "build_rejected_orders_alert",
     "build_run_failure_alert",
+    "build_stale_file_alert",
     "notify",
     "post_webhook",
     "redact",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -170,5 +171,53 @@ def build_rejected_orders_alert(
             "run_id": run_id,
             "url": url,
             "asset_url": link_asset,
+        },
+    )
+
+
+def build_stale_file_alert(
+    asset_key_path: Sequence[str],
+    last_delivered: datetime | None,
+    fail_window: timedelta,
+    now: datetime,
+    ui_base_url: str = DEFAULT_UI_BASE_URL,
+) -> Alert:
+    """Build the alert for a ``.fil`` file that was not delivered within its freshness window.
+
+    Args:
+        asset_key_path: The file's asset key, e.g. ``("inventiv_ftp", "invoice_fil")``.
+        last_delivered: When it was last materialized (None: never).
+        fail_window: How stale it may get (the asset's freshness policy).
+        now: The time of the evaluation.
+        ui_base_url: Base URL of the Dagster UI.
+
+    Returns:
+        The alert (``kind = "stale_file"``, severity ``error``), with fields ``asset``,
+        ``last_delivered``, ``hours_since``, ``fail_window_hours`` and ``url``.
+    """
+    asset = "/".join(asset_key_path)
+    url = asset_url(ui_base_url, asset_key_path)
+    limit = fail_window.total_seconds() / 3600
+    if last_delivered is None:
+        since, hours = "never delivered", None
+    else:
+        hours = round((now - last_delivered).total_seconds() / 3600, 1)
+        since = f"last delivered {last_delivered.isoformat(timespec='minutes')} ({hours} h ago)"
+    text = (
+        f":rotating_light: qbpa: `{asset}` is stale: {since}; it must be delivered at least "
+        f"every {limit:g} h. PocketAdvantage is not getting fresh data: check the nightly runs "
+        f"and the FTP.\n{url}"
+    )
+    return Alert(
+        kind="stale_file",
+        severity="error",
+        title=f"[qbpa] {asset} not delivered for more than {limit:g} h",
+        text=text,
+        fields={
+            "asset": asset,
+            "last_delivered": last_delivered.isoformat() if last_delivered else None,
+            "hours_since": hours,
+            "fail_window_hours": limit,
+            "url": url,
         },
     )
