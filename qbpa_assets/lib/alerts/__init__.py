@@ -15,7 +15,8 @@ To send an alert from anywhere: ``notify(Alert(kind=..., severity=..., title=...
 
 Where each part lives: :mod:`.message` (the :class:`Alert` and its builders), :mod:`.settings`
 (``QBPA_ALERT_WEBHOOK_URL``, ``QBPA_SMTP_URL``, ``QBPA_UI_BASE_URL``), :mod:`.webhook`,
-:mod:`.smtp`, :mod:`.retries` (backoff), :mod:`.redaction`, :mod:`.send` (every channel).
+:mod:`.smtp`, :mod:`.retries` (backoff, through :mod:`qbpa_assets.lib.retry`), :mod:`.send`
+(every channel); redaction is :mod:`qbpa_assets.lib.redact`.
 """
 
 from qbpa_assets.lib.alerts.message import (
@@ -28,12 +29,12 @@ from qbpa_assets.lib.alerts.message import (
     run_url,
     summarize_error,
 )
-from qbpa_assets.lib.alerts.redaction import SECRET_ENV_VARS, redact
 from qbpa_assets.lib.alerts.retries import AlertDeliveryError
 from qbpa_assets.lib.alerts.send import notify, send_alert
 from qbpa_assets.lib.alerts.settings import AlertSettings, SmtpSettings
 from qbpa_assets.lib.alerts.smtp import build_email, send_email
 from qbpa_assets.lib.alerts.webhook import post_webhook
+from qbpa_assets.lib.redact import SECRET_ENV_VARS, redact
 
 __all__ = [
     "DEFAULT_UI_BASE_URL",

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from qbpa_assets.lib.alerts.redaction import redact
+from qbpa_assets.lib.redact import redact
 
 DEFAULT_UI_BASE_URL = "http://127.0.0.1:3000"
 

@@ -1,15 +1,17 @@
-"""Retries of an alert channel: transient failures retried with exponential backoff.
+"""Retries of an alert channel, through the one retry helper (:mod:`qbpa_assets.lib.retry`).
 
-Whatever still fails becomes an :class:`AlertDeliveryError` whose message names the channel and
-the reason only (never a URL or a password).
+Transient failures are retried with exponential backoff; whatever still fails becomes an
+:class:`AlertDeliveryError` whose message names the channel and the reason only (never a URL or
+a password).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TypeVar
+
+from qbpa_assets.lib import retry
 
 logger = logging.getLogger(__name__)
 
@@ -30,25 +32,41 @@ def with_retries(
 ) -> T:
     """Run ``action``, retrying transient failures with exponential backoff.
 
+    Args:
+        action: One delivery attempt.
+        is_transient: Whether a failure is worth another try.
+        describe: A secret-free description of a failure.
+        channel: The channel's name for messages (e.g. ``webhook hooks.slack.com``).
+        attempts: Tries in total (the first included).
+        backoff_seconds: Delay before the second try, doubled before each further one.
+
     Raises:
         AlertDeliveryError: With a secret-free description once retries are exhausted or on a
             permanent failure.
     """
     attempts = max(1, attempts)
-    for attempt in range(1, attempts + 1):
-        try:
-            return action()
-        except Exception as exc:  # noqa: BLE001 - classified below, never propagated raw
-            reason = describe(exc)
-            if not is_transient(exc):
-                raise AlertDeliveryError(f"{channel}: {reason} (permanent)") from None
-            if attempt == attempts:
-                raise AlertDeliveryError(
-                    f"{channel}: {reason} (gave up after {attempts} attempts)"
-                ) from None
-            delay = backoff_seconds * 2 ** (attempt - 1)
-            logger.warning(
-                "%s: %s; retry %d/%d in %.1fs", channel, reason, attempt, attempts - 1, delay
-            )
-            time.sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
+    # No jitter: one sender, and the worst case must fit in a sensor evaluation (settings.py).
+    policy = retry.Backoff(attempts=attempts, base=backoff_seconds, cap=3600.0, jitter=0.0)
+
+    def on_retry(failure: retry.Failure) -> None:
+        logger.warning(
+            "%s: %s; retry %d/%d in %.1fs",
+            channel,
+            describe(failure.error),
+            failure.tries,
+            attempts - 1,
+            failure.delay,
+        )
+
+    def on_give_up(failure: retry.Failure) -> BaseException:
+        reason = describe(failure.error)
+        if failure.permanent:
+            return AlertDeliveryError(f"{channel}: {reason} (permanent)")
+        return AlertDeliveryError(f"{channel}: {reason} (gave up after {attempts} attempts)")
+
+    return retry.call(
+        action,
+        lambda exc: policy if is_transient(exc) else None,
+        on_retry=on_retry,
+        on_give_up=on_give_up,
+    )

@@ -11,11 +11,11 @@ import logging
 from collections.abc import Mapping
 
 from qbpa_assets.lib.alerts.message import Alert
-from qbpa_assets.lib.alerts.redaction import redact
 from qbpa_assets.lib.alerts.retries import AlertDeliveryError
 from qbpa_assets.lib.alerts.settings import AlertSettings
 from qbpa_assets.lib.alerts.smtp import send_email
 from qbpa_assets.lib.alerts.webhook import post_webhook
+from qbpa_assets.lib.redact import redact
 
 logger = logging.getLogger(__name__)
 
