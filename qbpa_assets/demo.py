@@ -152,11 +152,16 @@ def main(argv: list[str] | None = None) -> int:
         order_days = sorted({(date.today() - timedelta(days=d)).isoformat() for d in range(3)})
         for day in order_days:
             _run_job(defs, instance, "sales_order_import_job", day)
-        _summary(data_dir, emu)
+        # An office user invoices one Estimate in QuickBooks; the status run shows it.
+        estimates = emu.entities("Estimate")
+        if estimates:
+            emu.convert_estimate(estimates[0]["Id"])
+        _run_job(defs, instance, "order_status_job")
+        _summary(data_dir, emu, db_connection)
     return 0
 
 
-def _summary(data_dir: Path, emu) -> None:
+def _summary(data_dir: Path, emu, db_connection: str | None = None) -> None:
     import duckdb
 
     remote = data_dir / "inventiv_ftp" / f"latest{DEMO_ACCOUNT_ID}"
@@ -189,8 +194,36 @@ def _summary(data_dir: Path, emu) -> None:
         text = "; ".join(reasons) if isinstance(reasons, list) else str(reasons)
         _say(f"    rejected {order_no}: {text}")
     _say(f"  Estimates now in the emulator: {len(emu.entities('Estimate'))}")
+    if db_connection:
+        _order_status_summary(db_connection)
     _say()
     _say("Open the UI on the same emulator setup with: make dev")
+
+
+def _order_status_summary(db_connection: str) -> None:
+    """What PocketAdvantage users see: the QBPA_ORDER_STATUS table in the Inventiv database."""
+    import pyodbc
+
+    conn = pyodbc.connect(db_connection, autocommit=True)
+    try:
+        cur = conn.cursor()
+        counts = cur.execute(
+            "SELECT STATUS, COUNT(*) FROM QBPA_ORDER_STATUS GROUP BY STATUS ORDER BY STATUS"
+        ).fetchall()
+        sample = cur.execute(
+            "SELECT ORDER_ID, STATUS, QBO_DOC_NUMBER, INVOICE_DOC_NUMBER, MESSAGE "
+            "FROM QBPA_ORDER_STATUS ORDER BY CASE STATUS WHEN 'created' THEN 1 ELSE 0 END, "
+            "ORDER_ID LIMIT 6"
+        ).fetchall()
+    finally:
+        conn.close()
+    _say(
+        "  order status in the Inventiv database (QBPA_ORDER_STATUS): "
+        + ", ".join(f"{n} {status}" for status, n in counts)
+    )
+    for order_id, status, doc, invoice, message in sample:
+        detail = f" → Invoice {invoice}" if invoice else ""
+        _say(f"    order {order_id}: {status} {doc or ''}{detail} {(message or '')[:80]}".rstrip())
 
 
 def instance_yaml_main(argv: list[str] | None = None) -> int:
