@@ -58,6 +58,15 @@ def _estimate_links(txn: JSON) -> list[str]:
     ]
 
 
+def _other_links(estimate: JSON, invoice_id: str) -> list[JSON]:
+    """The Estimate's ``LinkedTxn`` without its link to one Invoice."""
+    return [
+        link
+        for link in estimate.get("LinkedTxn") or []
+        if not (link.get("TxnType") == "Invoice" and link.get("TxnId") == invoice_id)
+    ]
+
+
 class EstimateLifecycle:
     """Links between Estimates and Invoices, and the controls that act on Estimates."""
 
@@ -76,11 +85,7 @@ class EstimateLifecycle:
             estimate = self._tables["Estimate"].get(estimate_id)
             if estimate is None:
                 continue
-            links = [
-                link
-                for link in estimate.get("LinkedTxn") or []
-                if not (link.get("TxnType") == "Invoice" and link.get("TxnId") == invoice["Id"])
-            ]
+            links = _other_links(estimate, invoice["Id"])
             links.append({"TxnId": invoice["Id"], "TxnType": "Invoice"})
             self._change_estimate(estimate, LinkedTxn=links, TxnStatus=status)
 
@@ -90,11 +95,7 @@ class EstimateLifecycle:
             estimate = self._tables["Estimate"].get(estimate_id)
             if estimate is None:
                 continue
-            links = [
-                link
-                for link in estimate.get("LinkedTxn") or []
-                if not (link.get("TxnType") == "Invoice" and link.get("TxnId") == invoice["Id"])
-            ]
+            links = _other_links(estimate, invoice["Id"])
             status = estimate.get("TxnStatus")
             if not any(link.get("TxnType") == "Invoice" for link in links):
                 status = "Pending"

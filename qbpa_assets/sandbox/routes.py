@@ -10,6 +10,7 @@ path goes through ``OAUTH_ROUTES``. Handlers take a :class:`Request` and return 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -51,9 +52,14 @@ class Route:
     pattern: str
     handler: str
 
+    @functools.cached_property
+    def parts(self) -> tuple[str, ...]:
+        """The pattern's segments."""
+        return tuple(self.pattern.strip("/").split("/"))
+
     def match(self, method: str, segments: list[str]) -> dict[str, str] | None:
         """The pattern's values for a request, or None when it does not match."""
-        parts = self.pattern.strip("/").split("/")
+        parts = self.parts
         if method not in self.methods or len(parts) != len(segments):
             return None
         values: dict[str, str] = {}
