@@ -243,15 +243,6 @@ VARIABLES: tuple[Variable, ...] = (
         fields=(("inventiv_ftp", "history_dir"),),
     ),
     Variable(
-        "INVENTIV_FTP_HISTORY_DIR",
-        "optional folder on the FTP (relative to the URL folder) that keeps a dated copy of "
-        "every delivered file, `<dir>/<YYYY-MM-DD>/<HHMMSS>Z_<file>` (a local copy is always "
-        "kept in `QBPA_DATA_DIR/exports/history/`)",
-        _F,
-        allowed="a relative folder such as `history`",
-        fields=(("inventiv_ftp", "history_dir"),),
-    ),
-    Variable(
         "INVENTIV_ACCOUNT_ID",
         "the `<cust_id>` in `latest<cust_id>`",
         _F,
@@ -279,14 +270,6 @@ VARIABLES: tuple[Variable, ...] = (
         default="60",
         allowed=f"{_INT} from 1 to 86400",
         parse=validators.integer(1, 86400),
-    ),
-    Variable(
-        "QBPA_DB_OUTAGE_ALERT_MINUTES",
-        "minutes the Inventiv database may stay unreachable before the new-order sensor alerts",
-        "orders",
-        default="60",
-        allowed=f"{_INT} from 1 to 10080",
-        parse=validators.integer(1, 10080),
     ),
     Variable(
         "QBPA_DB_OUTAGE_ALERT_MINUTES",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from qbpa_assets import config
+from qbpa_assets.lib.envfile import read_env_file
 
 REPO = Path(__file__).resolve().parents[1]
 # A variable read from the environment anywhere in the package: os.environ.get("X"),
@@ -99,3 +100,19 @@ def test_a_secret_value_is_never_echoed():
     webhook = "not a url but a secret 1234"
     problems = config.problems({"QBPA_ALERT_WEBHOOK_URL": webhook})
     assert problems and webhook not in str(problems[0])
+
+
+def test_the_example_env_file_documents_every_variable():
+    """qbpa.env.example (the one environment file to copy) names every declared variable."""
+    text = (REPO / "qbpa.env.example").read_text()
+    named = set(re.findall(r"^#?([A-Z][A-Z0-9_]*)=", text, flags=re.M))
+    missing = {v.name for v in config.VARIABLES} - named - {"QBPA_ENV_FILE"}
+    assert not missing, sorted(missing)
+    # Every value it sets is allowed once its placeholders are filled in; secrets are placeholders.
+    values = read_env_file(REPO / "qbpa.env.example")
+    for name, value in values.items():
+        if name in config.BY_NAME:
+            filled = re.sub(r"<[A-Z][A-Z0-9_]*>", "x", value)
+            assert config.problems({name: filled}) == [], name
+            if config.get(name).secret:
+                assert value.startswith("<") and value.endswith(">"), name

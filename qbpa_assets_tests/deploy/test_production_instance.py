@@ -252,7 +252,7 @@ def test_dagster_yaml_has_no_literal_credentials():
 
 def env_example() -> dict[str, str]:
     values = {}
-    for line in (DEPLOY / "systemd" / "qbpa.env.example").read_text().splitlines():
+    for line in (REPO / "qbpa.env.example").read_text().splitlines():
         line = line.strip().lstrip("#").strip()
         if "=" in line and line.split("=", 1)[0].isupper():
             name, value = line.split("=", 1)

@@ -1,10 +1,8 @@
 """The DuckDB warehouse and the local data folder (``QBPA_DATA_DIR``)."""
 
 import contextlib
-import random
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import dagster as dg
 import duckdb
 
 from qbpa_assets import config
+from qbpa_assets.lib import retry
 from qbpa_assets.lib.master_data.rep_source import RepSource, parse_rep_source
 
 DATABASE_FILE = "qbpa.duckdb"
@@ -23,6 +22,12 @@ class WarehouseResource(dg.ConfigurableResource):
     DuckDB allows one writing process per file. Runs are serialized by the ``duckdb`` pool, but
     a run launched outside the daemon (tests, ``dagster asset materialize``) can still collide,
     so opening the file waits out a lock held by another process instead of failing at once.
+
+    Not ``dagster_duckdb.DuckDBResource``: its ``get_connection`` does not close the connection
+    when the block raises (the file stays locked until garbage collection, blocking the next
+    step), retries every ``IOException`` (a full disk or a permission error too) ten times
+    within about 100 s while another run may hold the lock for minutes, and has no place for
+    the data folder beside the file (exports, scratch, token store).
     """
 
     data_dir: str = "./var"
@@ -67,18 +72,18 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the DuckDB file, waiting (with jittered backoff) while another process holds it."""
-        deadline = time.monotonic() + self.lock_timeout_seconds
-        delay = 0.05
-        while True:
-            try:
-                con = duckdb.connect(str(self.database_path))
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay + random.uniform(0, delay))
-                delay = min(delay * 2, 2.0)
+        """Open the DuckDB file, waiting (with jittered backoff) while another process holds it.
+
+        Only the lock is waited out (up to ``lock_timeout_seconds``); any other I/O error is
+        raised at once. The connection is closed however the block ends.
+        """
+        wait = retry.Backoff(attempts=None, budget=self.lock_timeout_seconds, base=0.05, cap=2.0)
+
+        def lock_held(exc: BaseException) -> retry.Backoff | None:
+            locked = isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+            return wait if locked else None
+
+        con = retry.call(lambda: duckdb.connect(str(self.database_path)), lock_held)
         try:
             # Timestamps written to files read in the partitions' time zone, not the machine's.
             con.execute("SET TimeZone = ?", [self.timezone])
