@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import dagster as dg
 import pytest
 
-from qbpa_assets.defs.keys import ORDER_STATUS, SALES_ORDER_STATUS
+from qbpa_assets.defs.keys import ORDER_STATUS, SALES_ORDER_STATUS, SALES_ORDERS
 from qbpa_assets.defs.master_data.assets import (
     quickbooks_customers,
     quickbooks_items,
@@ -183,6 +183,19 @@ def test_status_write_failure_fails_the_run_and_the_rows_wait(stack, tmp_path) -
     assert [r[1] for r in db.execute("SELECT ORDER_ID, STATUS FROM QBPA_ORDER_STATUS")] == [
         "created"
     ]
+
+
+def test_an_edit_in_pocketadvantage_reaches_quickbooks_and_the_status(stack) -> None:
+    emu, db, resources, instance, _ = stack
+    db.insert_orders([_order(emu.company, 30, TODAY)])
+    _run(resources, instance, TODAY)
+    db.set_line(30, 1, QTY=7)
+    edited = _run(resources, instance, TODAY)
+    assert "| 30 | updated |" in _meta(edited, SALES_ORDERS)["edited_orders"]
+    [doc] = [d for d in emu.entities("Estimate") if d["DocNumber"] == "PA-30"]
+    assert doc["Line"][0]["SalesItemLineDetail"]["Qty"] == 7 and doc["SyncToken"] == "1"
+    [(status, message)] = db.execute("SELECT STATUS, MESSAGE FROM QBPA_ORDER_STATUS")
+    assert status == "updated" and "applied to Estimate" in message
 
 
 def test_status_assets_are_in_the_order_job_and_after_the_nightly_run() -> None:

@@ -434,3 +434,17 @@ def test_invoice_target_is_invoiced_at_once_and_a_cancellation_voids_it(env) -> 
     table = env.status_table()
     assert table["1"][2] == "invoiced" and table["1"][4] == "SO-0001"
     assert table["2"][2] == "cancelled"
+
+
+def test_documents_closed_or_deleted_in_quickbooks_show_as_closed(env) -> None:
+    env.db.insert_orders([env.order(1), env.order(2), env.order(3)])
+    env.run()
+    env.emu.set_estimate_status(env.doc("SO-0001")["Id"], "Rejected")
+    env.emu.delete_entity("Estimate", env.doc("SO-0002")["Id"])
+    result = followup.follow_documents(env.con, env.client)
+    assert result.deleted == 1  # seen through CDC: a query does not return deleted documents
+    env.flush()
+    table = env.status_table()
+    assert table["1"][2] == "closed" and "is Rejected in QuickBooks" in table["1"][3]
+    assert table["2"][2] == "closed" and "deleted in QuickBooks" in table["2"][3]
+    assert table["3"][2] == "created"
