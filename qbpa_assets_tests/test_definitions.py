@@ -21,6 +21,12 @@ DESIGN_KEYS = {
     "inventiv_ftp/invoice_fil": "daily",
     "inventiv_db/orders": "daily",
     "quickbooks/sales_orders": "daily",
+    "quickbooks/vendors": None,
+    "staging/vendors": None,
+    "inventiv_ftp/vendor_fil": None,
+    "quickbooks/employees": None,
+    "staging/sales_reps": None,
+    "inventiv_ftp/salesrep_fil": None,
 }
 
 LINEAGE = {
@@ -30,7 +36,16 @@ LINEAGE = {
     "inventiv_ftp/customer_fil": {"staging/customers"},
     "inventiv_ftp/item_fil": {"staging/items"},
     "inventiv_ftp/invoice_fil": {"staging/invoice_lines"},
-    "quickbooks/sales_orders": {"inventiv_db/orders", "staging/customers", "staging/items"},
+    "quickbooks/sales_orders": {
+        "inventiv_db/orders",
+        "staging/customers",
+        "staging/items",
+        "staging/sales_reps",
+    },
+    "staging/vendors": {"quickbooks/vendors"},
+    "inventiv_ftp/vendor_fil": {"staging/vendors"},
+    "staging/sales_reps": {"quickbooks/employees"},
+    "inventiv_ftp/salesrep_fil": {"staging/sales_reps"},
 }
 
 

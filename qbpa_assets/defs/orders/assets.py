@@ -9,6 +9,7 @@ from qbpa_assets.defs.keys import (
     SALES_ORDERS,
     STAGING_CUSTOMERS,
     STAGING_ITEMS,
+    STAGING_SALES_REPS,
 )
 from qbpa_assets.defs.orders.edits import apply_order_changes, order_status_target
 from qbpa_assets.defs.partitions import order_daily_partitions
@@ -62,7 +63,7 @@ def inventiv_orders(
 
 @dg.asset(
     key=SALES_ORDERS,
-    deps=[INVENTIV_ORDERS, STAGING_CUSTOMERS, STAGING_ITEMS],
+    deps=[INVENTIV_ORDERS, STAGING_CUSTOMERS, STAGING_ITEMS, STAGING_SALES_REPS],
     group_name="quickbooks",
     kinds={"quickbooks", "duckdb"},
     pool="duckdb",
@@ -104,8 +105,16 @@ def sales_orders(
     with quickbooks.get_client(logger=context.log) as client:
         with warehouse.get_connection() as con:
             _require_master_data(con)
+            # The order's REP_ID: checked against staging/sales_reps, written the source's way.
             result = import_orders(
-                con, client, start, end, entity=entity, mapping=mapping, logger=context.log
+                con,
+                client,
+                start,
+                end,
+                entity=entity,
+                mapping=mapping,
+                logger=context.log,
+                rep_source=qbpa.rep_source,
             )
             # Edits and cancellations of orders already in QuickBooks (issue 13).
             edits_meta = apply_order_changes(

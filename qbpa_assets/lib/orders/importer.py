@@ -21,6 +21,8 @@ from typing import Any
 
 import duckdb
 
+from qbpa_assets.lib.master_data.rep_source import RepSource
+from qbpa_assets.lib.orders import reps
 from qbpa_assets.lib.orders.batches import batch_request_id, batch_rows, item_batch_id
 from qbpa_assets.lib.orders.ledger import (
     DONE,
@@ -129,6 +131,7 @@ def import_orders(
     mapping: OrderMapping | Path | str | None = None,
     logger: Any = None,
     after_batch: Callable[[int, list[dict]], None] | None = None,
+    rep_source: RepSource | None = None,
 ) -> ImportResult:
     """Create the window's valid orders in QuickBooks, exactly once, and keep the ledger.
 
@@ -144,12 +147,16 @@ def import_orders(
         logger: Logger to report progress to (e.g. ``context.log``); module logger if None.
         after_batch: Called as ``after_batch(batch_index, responses)`` right after QuickBooks
             accepted a batch and before its ledger rows are written (crash tests).
+        rep_source: Where sales reps come from (``QBPA_SALES_REP_SOURCE``): the orders'
+            ``REP_ID`` is validated against ``staging.sales_reps`` and written into the
+            documents the source's way (:mod:`.reps`); None leaves reps alone.
 
     Returns:
         ImportResult.
 
     Raises:
         OrderMappingError: The mapping is invalid (raised before any request).
+        RepConfigError: The rep source's custom field is not defined by the company.
         ValueError: Unknown entity.
     """
     logger = logger or log
@@ -161,11 +168,12 @@ def import_orders(
     validate_mapping(con, mapping)
     calls_before = _client_calls(client)
     realm_id = str(getattr(getattr(client, "settings", None), "realm_id", "") or "")
+    writer = reps.prepare(con, client, rep_source, logger) if rep_source is not None else None
     result = ImportResult()
 
     orders = window_orders(con, start, end)
     ledger = read_ledger(con, orders)
-    reasons = validate_orders(con, start, end)
+    reasons = validate_orders(con, start, end, rep_source)
 
     pending: list[WindowOrder] = []
     rejected_rows: list[LedgerRow] = []
@@ -185,6 +193,8 @@ def import_orders(
             pending.append(order)
 
     mapped = map_orders(con, mapping, {o.order_id: o.order_hash for o in pending})
+    if writer is not None:
+        reps.write_reps(con, writer, mapped.payloads)
     checked: list[WindowOrder] = []
     for order in pending:
         if order.order_id in mapped.rejects:

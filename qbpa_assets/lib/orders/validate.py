@@ -6,7 +6,8 @@ sales rep. A per-order data problem (a value that is not a number or a date, an 
 cannot hold, a text too long) is a reason of that order, never an error of the run.
 
 Hook for new rules: add a ``UNION ALL SELECT order_id, <rank>, <line_no>, <reason>`` branch to
-``_VALIDATION_SQL`` (ranks order the reasons: 1x header, 2x customer, 3x lines, 4x per line).
+``_VALIDATION_SQL`` (ranks order the reasons: 1x header, 2x customer and rep, 3x lines, 4x per
+line). The sales rep's rules (:mod:`.reps`) join in once ``staging.sales_reps`` exists.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from datetime import date
 
 import duckdb
 
+from qbpa_assets.lib.master_data.rep_source import RepSource
+from qbpa_assets.lib.orders import reps
 from qbpa_assets.lib.quickbooks.limits import AMOUNT_DIGITS_BEFORE_POINT, DOC_NUMBER_MAX
 
 AMOUNT_LIMIT = 10**AMOUNT_DIGITS_BEFORE_POINT
@@ -113,11 +116,34 @@ FROM r GROUP BY order_id
 """
 
 
-def validate_orders(con: duckdb.DuckDBPyConnection, start: date, end: date) -> dict[str, list[str]]:
+_REASONS_END = "\n)\nSELECT order_id, list(reason ORDER BY k, n, reason) AS reasons"
+# The same with the sales rep's rules in the union (their ranks place their reasons).
+_VALIDATION_WITH_REPS_SQL = _VALIDATION_SQL.replace(
+    _REASONS_END, "\n    UNION ALL" + reps.REP_REASONS_SQL + _REASONS_END
+)
+
+
+def validate_orders(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    rep_source: RepSource | None = None,
+) -> dict[str, list[str]]:
     """Every reason each order of the window cannot be sent (valid orders are absent).
+
+    Args:
+        con: DuckDB with the staged orders and master data.
+        start: First day of the window (inclusive).
+        end: Last day (exclusive).
+        rep_source: Where sales reps come from; with it, and once ``staging.sales_reps``
+            exists, an unknown or inactive ``REP_ID`` is a reason too.
 
     Returns:
         order_id → reasons, in a stable order (header reasons first, then by line).
     """
-    rows = con.execute(_VALIDATION_SQL, {"start": start, "end": end}).fetchall()
+    sql, params = _VALIDATION_SQL, {"start": start, "end": end}
+    if rep_source is not None and reps.reps_staged(con):
+        sql = _VALIDATION_WITH_REPS_SQL
+        params["rep_unknown"] = reps.unknown_rep_phrase(rep_source)
+    rows = con.execute(sql, params).fetchall()
     return {order_id: list(reasons) for order_id, reasons in rows}
