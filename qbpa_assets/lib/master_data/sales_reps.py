@@ -11,10 +11,11 @@ r"""Staging of sales reps: ``quickbooks.employees`` (raw) → ``staging.sales_re
   Id, ``code`` the initials of its name; no contact details.
 * ``custom_field:<name>``: one row per distinct value of the custom field on the landed
   invoices (``quickbooks.invoices``; deleted ones excepted); ``id`` is the value, ``code`` the
-  matching employee's EmployeeNumber, else the value when it is at most 8 characters, else its
-  initials. ``quickbooks.employees`` holds
-  Employees: a value equal to an employee's display name or EmployeeNumber (ignoring case)
-  takes that employee's name, e-mail, phone and active flag; other values are active.
+  value itself when it is one word of at most 8 characters, else the matching employee's
+  EmployeeNumber, else its initials. ``quickbooks.employees`` holds Employees: a value equal to
+  an employee's display name or EmployeeNumber (ignoring case), or to the initials of exactly
+  one employee's name, takes that employee's name, e-mail, phone and active flag; other values
+  are active reps of their own.
 
 The rep of a transaction (`TXN_REP_SQL`) and the usual rep of a customer (`USUAL_REP_SELECT`)
 are SQL fragments the invoice and customer staging include, bound with `RepSource.sql_params`.
@@ -130,6 +131,8 @@ _EMPLOYEES = f"""
          CAST(coalesce(r.active, e.Active, true) AS BOOLEAN) AS active,
          nullif(trim(e.EmployeeNumber), '') AS number,
          coalesce(e.DisplayName, concat_ws(' ', e.GivenName, e.FamilyName)) AS name,
+         {initials("coalesce(e.DisplayName, concat_ws(' ', e.GivenName, e.FamilyName))")}
+           AS initials,
          e.GivenName AS given_name, e.FamilyName AS family_name,
          e.PrimaryEmailAddr.Address AS email,
          coalesce(e.PrimaryPhone.FreeFormNumber, e.Mobile.FreeFormNumber) AS phone
@@ -179,17 +182,25 @@ WITH seen AS (
 reps AS (
   SELECT value, max(last_updated) AS last_seen FROM seen WHERE value IS NOT NULL GROUP BY value
 ),
+emp AS (
+  SELECT *, count(*) OVER (PARTITION BY initials) AS same_initials FROM ({_EMPLOYEES})
+),
 matched AS (
-  SELECT r.value, r.last_seen, e.*
+  -- By display name or EmployeeNumber; else by initials when only one employee has them.
+  SELECT r.value, r.last_seen, e.*,
+         lower(r.value) = lower(e.name) OR lower(r.value) = lower(e.number) AS exact
   FROM reps AS r
-  LEFT JOIN ({_EMPLOYEES}) AS e
+  LEFT JOIN emp AS e
     ON lower(r.value) = lower(e.name) OR lower(r.value) = lower(e.number)
+       OR (upper(r.value) = e.initials AND e.same_initials = 1)
   QUALIFY row_number() OVER (
-      PARTITION BY r.value ORDER BY e.active DESC NULLS LAST, TRY_CAST(e.id AS BIGINT), e.id) = 1
+      PARTITION BY r.value
+      ORDER BY exact DESC NULLS LAST, e.active DESC NULLS LAST, TRY_CAST(e.id AS BIGINT), e.id
+  ) = 1
 )
 SELECT value AS id,
-       coalesce(number, CASE WHEN length(value) <= 8 THEN value ELSE {initials("value")} END)
-         AS code,
+       CASE WHEN length(value) <= 8 AND NOT contains(value, ' ') THEN value
+            ELSE coalesce(number, {initials("value")}) END AS code,
        coalesce(name, value) AS name, given_name, family_name, email, phone,
        coalesce(active, true) AS active, 'custom_field' AS source, id AS employee_id,
        last_seen AS last_updated

@@ -12,7 +12,7 @@ How the rep travels into the QuickBooks document depends on ``QBPA_SALES_REP_SOU
   the Preferences do not define is a configuration error that fails the run before any order
   is sent.
 * ``class``: as the document's ``ClassRef`` (and each line's when the company tracks classes
-  per line, ``AccountingInfoPrefs.ClassTrackingPerLine``).
+  per line, ``AccountingInfoPrefs.ClassTrackingPerTxnLine``).
 * ``employee``: not at all — QuickBooks Online transactions have no employee field — and the
   import says so once per run.
 """
@@ -212,7 +212,7 @@ def rep_writer(source: RepSource, preferences: dict[str, Any], logger: Any = Non
         return RepWriter(source)
     if source.kind == "class":
         acct = preferences.get("AccountingInfoPrefs") or {}
-        return RepWriter(source, class_per_line=bool(acct.get("ClassTrackingPerLine")))
+        return RepWriter(source, class_per_line=bool(acct.get("ClassTrackingPerTxnLine")))
     definitions = custom_field_definitions(preferences)
     name = (source.field_name or "").strip()
     def_id = definitions.get(name.lower())

@@ -141,15 +141,21 @@ def test_custom_field_source_reps_are_the_values_seen_matched_to_employees(con, 
     assert sales_reps.refresh_sales_reps(con, source) == 3
     assert _reps(con) == [
         # "Ana Ruiz" is an employee's display name, "rep01" an EmployeeNumber: both take the
-        # employee's details; "CM" matches nobody and stays an active rep of its own.
+        # employee's details; "CM" are the initials of Chloé Martin, the only "CM".
         ("Ana Ruiz", "REP01", "Ana Ruiz", "Ana", "Ruiz", "ana@example.com", "555-0100", True,
          "custom_field", "50"),
-        ("CM", "CM", "CM", None, None, None, None, True, "custom_field", None),
-        ("rep01", "REP01", "Ana Ruiz", "Ana", "Ruiz", "ana@example.com", "555-0100", True,
+        ("CM", "CM", "Chloé Martin", "Chloé", "Martin", None, None, True, "custom_field", "9"),
+        ("rep01", "rep01", "Ana Ruiz", "Ana", "Ruiz", "ana@example.com", "555-0100", True,
          "custom_field", "50"),
     ]  # fmt: skip
     # Another field's values, blank values and deleted invoices' values are not reps.
     assert sales_reps.refresh_sales_reps(con, parse_rep_source("custom_field:Crew #")) == 1
+    # Initials two employees share name nobody.
+    land(con, tmp_path, "Employee", [*EMPLOYEES, {"Id": "60", "DisplayName": "Cara Moss"}])
+    sales_reps.refresh_sales_reps(con, source)
+    assert con.execute(
+        "SELECT name, employee_id FROM staging.sales_reps WHERE id = 'CM'"
+    ).fetchone() == ("CM", None)
 
 
 def _txn_reps(con, setting: str) -> dict[str, str | None]:

@@ -93,7 +93,9 @@ def test_custom_field_unknown_to_the_company_is_a_configuration_error():
 
 @pytest.mark.parametrize("per_line", [False, True])
 def test_class_writer_sets_class_ref(per_line):
-    prefs = {"AccountingInfoPrefs": {"ClassTrackingPerTxn": True, "ClassTrackingPerLine": per_line}}
+    prefs = {
+        "AccountingInfoPrefs": {"ClassTrackingPerTxn": True, "ClassTrackingPerTxnLine": per_line}
+    }
     payload = _payload()
     reps.rep_writer(parse_rep_source("class"), prefs).apply(payload, "200")
     assert payload["ClassRef"] == {"value": "200"}
