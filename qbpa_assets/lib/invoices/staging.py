@@ -20,7 +20,12 @@ header columns ``subtotal_amount`` / ``discount_amount``). ``status`` is ``Delet
 ``rep_id`` is the invoice's sales rep from the configured source (its custom field's text or its
 class; NULL for Employees, :mod:`qbpa_assets.lib.master_data.sales_reps`).
 
-How the JSON is parsed once and numbers kept as sent: :mod:`qbpa_assets.lib.warehouse.flatten`.
+``line_no`` numbers an invoice's rows 1, 2, … in line order (a group's sales lines in group
+order): invoice.fil's LINE_NO, known when the lines are unnested rather than computed by a window
+in the file's ``COPY``. Types the ``.fil`` writer relies on to skip cleaning: the numbers as
+QuickBooks sent them (``*_text``) are JSON text, ``line_type`` and ``status`` are ENUMs.
+
+How the JSON is parsed once: :mod:`qbpa_assets.lib.warehouse.flatten`.
 """
 
 from __future__ import annotations
@@ -38,27 +43,30 @@ from qbpa_assets.lib.warehouse.tables import ensure_schema
 
 logger = logging.getLogger(__name__)
 
+# The invoice's numbers as JSON text: exactly what QuickBooks sent (``150.0`` stays ``150.0``),
+# and never a raw tab or line break, so the .fil writer passes them through uncleaned.
+N = "JSON"
 _SALES_LINE = {
     "Id": V,
     "LineNum": "INTEGER",
     "Description": V,
-    "Amount": V,
+    "Amount": N,
     "DetailType": V,
     "SalesItemLineDetail": {
         "ItemRef": REF,
         "ClassRef": REF,
-        "UnitPrice": V,
-        "Qty": V,
+        "UnitPrice": N,
+        "Qty": N,
         "TaxCodeRef": REF,
         "ServiceDate": "DATE",
     },
 }
 _LINE = {
     **_SALES_LINE,
-    "GroupLineDetail": {"GroupItemRef": REF, "Quantity": V, "Line": [_SALES_LINE]},
+    "GroupLineDetail": {"GroupItemRef": REF, "Quantity": N, "Line": [_SALES_LINE]},
     "DiscountLineDetail": {
         "PercentBased": "BOOLEAN",
-        "DiscountPercent": V,
+        "DiscountPercent": N,
         "DiscountAccountRef": REF,
     },
 }
@@ -76,10 +84,10 @@ INVOICE_SHAPE: dict[str, Any] = {
     "SalesTermRef": REF,
     "DepartmentRef": REF,
     "CurrencyRef": REF,
-    "ExchangeRate": V,
-    "TotalAmt": V,
-    "Balance": V,
-    "TxnTaxDetail": {"TotalTax": V},
+    "ExchangeRate": N,
+    "TotalAmt": N,
+    "Balance": N,
+    "TxnTaxDetail": {"TotalTax": N},
     "BillEmail": {"Address": V},
     "BillAddr": ADDR,
     "ShipAddr": ADDR,
@@ -91,9 +99,34 @@ INVOICE_SHAPE: dict[str, Any] = {
 }
 
 
-# Invoices in the window, parsed once; the header columns shared by all of an invoice's rows.
+# Invoice-line staging, in one pass over the window's invoices: each invoice parsed once, its
+# lines unnested once (a group line's sales lines in a second, lockstep unnest), the line
+# number known from the positions (no window function), no intermediate table.
 # $end_date is the calendar date of the window end (in the window's own time zone): an open
 # invoice due before it is Overdue.
+LINE_TYPE = "ENUM('SalesItem', 'Discount')"
+STATUS = "ENUM('Open', 'Overdue', 'Paid', 'Voided', 'Deleted')"
+
+
+def _kind(x: str) -> str:
+    """What a top-level line becomes: S(ales), D(iscount), G(roup) or NULL (no row)."""
+    return (
+        f"CASE WHEN {x}.DetailType = 'SalesItemLineDetail' OR ({x}.DetailType IS NULL AND "
+        f"{x}.SalesItemLineDetail IS NOT NULL) THEN 'S' "
+        f"WHEN {x}.DetailType = 'DiscountLineDetail' THEN 'D' "
+        f"WHEN {x}.DetailType = 'GroupLineDetail' THEN 'G' END"
+    )
+
+
+def _group_sales(x: str) -> str:
+    """A group line's sales lines (the ones that become rows), each with its place in the group."""
+    return (
+        f"list_filter(list_transform({x}.GroupLineDetail.Line, "
+        "lambda g, j: {'g': g, 'j': CAST(j AS INTEGER)}), "
+        "lambda s: s.g.SalesItemLineDetail IS NOT NULL)"
+    )
+
+
 _INVOICE_LINES_SELECT = f"""
 WITH inv AS (
   SELECT r.id, r.last_updated, coalesce(r.deleted, false) AS deleted,
@@ -101,7 +134,7 @@ WITH inv AS (
   FROM quickbooks.invoices AS r
   WHERE r.last_updated >= $start AND r.last_updated < $end
 ),
-hdr AS MATERIALIZED (
+hdr AS (
   SELECT
     CAST(id AS VARCHAR) AS invoice_id,
     v.SyncToken AS invoice_sync_token,
@@ -130,14 +163,14 @@ hdr AS MATERIALIZED (
         lambda x: TRY_CAST(x.Amount AS DOUBLE))) AS subtotal_amount,
     -- QBO keeps a voided invoice with TotalAmt 0 and the memo "Voided"; deletion is only
     -- visible as a CDC tombstone (raw deleted = true).
-    CASE
+    CAST(CASE
       WHEN deleted THEN 'Deleted'
       WHEN TRY_CAST(v.TotalAmt AS DOUBLE) = 0 AND lower(trim(v.PrivateNote)) = 'voided'
         THEN 'Voided'
       WHEN TRY_CAST(v.Balance AS DOUBLE) = 0 THEN 'Paid'
       WHEN v.DueDate < $end_date THEN 'Overdue'
       ELSE 'Open'
-    END AS status,
+    END AS {STATUS}) AS status,
     v.BillEmail.Address AS bill_email,
     {address("bill", "v.BillAddr")},
     {address("ship", "v.ShipAddr")},
@@ -146,60 +179,61 @@ hdr AS MATERIALIZED (
     v.MetaData.CreateTime AS invoice_created_at,
     last_updated AS invoice_last_updated,
     deleted,
-    v.Line AS lines
+    -- A deleted invoice is one row without line fields: one NULL line.
+    CASE WHEN deleted THEN [NULL] ELSE v.Line END AS lines,
+    -- How many rows each line yields; the running sum before a line is its LINE_NO offset.
+    CASE WHEN deleted THEN [NULL] ELSE list_transform(v.Line, lambda x: CASE {_kind("x")}
+      WHEN 'G' THEN len({_group_sales("x")}) WHEN 'S' THEN 1 WHEN 'D' THEN 1 ELSE 0 END)
+    END AS yields
   FROM inv
 ),
 top AS (
   -- unnest() beside generate_subscripts() in the select list walks both in lockstep; it is
   -- several times faster than a lateral "unnest(...) WITH ORDINALITY" join.
-  SELECT hdr.* EXCLUDE (lines, deleted), unnest(lines) AS l,
-         CAST(generate_subscripts(lines, 1) AS INTEGER) AS line_pos
+  SELECT hdr.* EXCLUDE (lines, yields), unnest(lines) AS l,
+         CAST(generate_subscripts(lines, 1) AS INTEGER) AS pos,
+         -- one row per line (the common invoice): the offset is the position before it
+         unnest(CASE WHEN list_min(yields) = 1 AND list_max(yields) = 1
+                     THEN range(0, len(yields))
+                     ELSE list_transform(yields, lambda y, i:
+                            coalesce(list_sum(list_slice(yields, 1, i - 1)), 0)) END) AS line_offset
   FROM hdr
-  WHERE NOT deleted
 ),
-grp AS (
-  SELECT top.* EXCLUDE (l), l.Id AS group_line_id,
-         l.GroupLineDetail.GroupItemRef.value AS group_item_id,
-         l.GroupLineDetail.GroupItemRef.name AS group_item_name,
-         l.GroupLineDetail.Quantity AS group_qty_text,
-         unnest(l.GroupLineDetail.Line) AS gl,
-         CAST(generate_subscripts(l.GroupLineDetail.Line, 1) AS INTEGER) AS group_pos
-  FROM top
-  WHERE l.DetailType = 'GroupLineDetail'
+kept AS (
+  SELECT * FROM (SELECT top.*, {_kind("l")} AS kind FROM top)
+  WHERE deleted OR kind IS NOT NULL
 ),
-expanded AS (
-  -- BY NAME: each branch names only the columns it has; the others are NULL.
-  -- top-level sales lines
-  SELECT top.* EXCLUDE (l), 'SalesItem' AS line_type,
-         l.Id AS line_id, l.LineNum AS line_num, l.Description AS description,
-         l.Amount AS amount_text, l.SalesItemLineDetail AS d
-  FROM top
-  WHERE l.DetailType = 'SalesItemLineDetail'
-     OR (l.DetailType IS NULL AND l.SalesItemLineDetail IS NOT NULL)
-  UNION ALL BY NAME
-  -- sales lines nested in a group (bundle) line, expanded
-  SELECT grp.* EXCLUDE (gl), 'SalesItem' AS line_type,
-         gl.Id AS line_id, gl.LineNum AS line_num, gl.Description AS description,
-         gl.Amount AS amount_text, gl.SalesItemLineDetail AS d
-  FROM grp
-  WHERE gl.SalesItemLineDetail IS NOT NULL
-  UNION ALL BY NAME
-  -- discount lines, kept as rows of their own
-  SELECT top.* EXCLUDE (l), 'Discount' AS line_type,
-         l.Id AS line_id, l.LineNum AS line_num, l.Description AS description,
-         l.Amount AS amount_text, l.DiscountLineDetail AS dd
-  FROM top
-  WHERE l.DetailType = 'DiscountLineDetail'
-  UNION ALL BY NAME
-  -- a deleted invoice: one row, no line fields, so that PocketAdvantage learns of the deletion
-  SELECT hdr.* EXCLUDE (lines, deleted)
-  FROM hdr
-  WHERE deleted
+sub AS (
+  -- a group line's sales lines, in lockstep with their place among its rows; any other line
+  -- stays one row (one NULL element)
+  SELECT kept.* EXCLUDE (gs), unnest(gs) AS s, CAST(generate_subscripts(gs, 1) AS INTEGER) AS k
+  FROM (SELECT kept.*, CASE WHEN kind = 'G' THEN {_group_sales("l")} ELSE [NULL] END AS gs
+        FROM kept) AS kept
+),
+rows AS (
+  SELECT sub.* EXCLUDE (deleted, l, pos, line_offset, kind, s, k),
+    CAST(CASE kind WHEN 'D' THEN 'Discount' WHEN 'S' THEN 'SalesItem' WHEN 'G' THEN 'SalesItem'
+         END AS {LINE_TYPE}) AS line_type,
+    CASE WHEN NOT deleted THEN pos END AS line_pos,
+    s.j AS group_pos,
+    CAST(CASE WHEN NOT deleted THEN line_offset + k END AS INTEGER) AS line_no,
+    CASE WHEN kind = 'G' THEN s.g.Id ELSE l.Id END AS line_id,
+    CASE WHEN kind = 'G' THEN s.g.LineNum ELSE l.LineNum END AS line_num,
+    CASE WHEN kind = 'G' THEN s.g.Description ELSE l.Description END AS description,
+    CASE WHEN kind = 'G' THEN l.Id END AS group_line_id,
+    CASE WHEN kind = 'G' THEN l.GroupLineDetail.GroupItemRef.value END AS group_item_id,
+    CASE WHEN kind = 'G' THEN l.GroupLineDetail.GroupItemRef.name END AS group_item_name,
+    CASE WHEN kind = 'G' THEN l.GroupLineDetail.Quantity END AS group_qty_text,
+    CASE kind WHEN 'G' THEN s.g.Amount WHEN 'S' THEN l.Amount WHEN 'D' THEN l.Amount END
+      AS amount_text,
+    CASE kind WHEN 'G' THEN s.g.SalesItemLineDetail WHEN 'S' THEN l.SalesItemLineDetail END AS d,
+    CASE WHEN kind = 'D' THEN l.DiscountLineDetail END AS dd
+  FROM sub
 )
 SELECT
-  expanded.* EXCLUDE (line_type, line_pos, group_pos, line_id, line_num, description,
-                      group_line_id, group_item_id, group_item_name, group_qty_text,
-                      amount_text, d, dd),
+  rows.* EXCLUDE (line_type, line_pos, group_pos, line_no, line_id, line_num, description,
+                  group_line_id, group_item_id, group_item_name, group_qty_text,
+                  amount_text, d, dd),
   line_type,
   line_pos,
   group_pos,
@@ -224,8 +258,9 @@ SELECT
   dd.PercentBased AS discount_percent_based,
   {number("dd.DiscountPercent", "discount_percent")},
   dd.DiscountAccountRef.value AS discount_account_id,
-  dd.DiscountAccountRef.name AS discount_account_name
-FROM expanded
+  dd.DiscountAccountRef.name AS discount_account_name,
+  line_no
+FROM rows
 """
 
 
@@ -309,6 +344,24 @@ def _add_missing_columns(
         if name not in have:
             # Names and types come from our own SQL constant, never from user input.
             con.execute(f'ALTER TABLE staging.invoice_lines ADD COLUMN "{name}" {col_type}')
+            if name == "line_no" and "line_pos" in have:
+                con.execute(_FILL_LINE_NO)  # what invoice.fil computed before: fill it once
+                logger.warning("staging.invoice_lines: added column line_no, filled")
+                continue
             logger.warning(
                 "staging.invoice_lines: added column %s; re-run earlier days to fill it", name
             )
+
+
+# LINE_NO of the rows staged before the column existed, numbered as invoice.fil numbered them
+# then (the kept lines of each invoice version in line/group order; none for tombstones).
+_FILL_LINE_NO = """
+UPDATE staging.invoice_lines AS t SET line_no = n.line_no
+FROM (
+  SELECT rowid AS row_id, CAST(row_number() OVER (PARTITION BY invoice_id, invoice_last_updated
+                                 ORDER BY line_pos, group_pos NULLS FIRST) AS INTEGER) AS line_no
+  FROM staging.invoice_lines
+  WHERE line_type IS NOT NULL
+) AS n
+WHERE t.rowid = n.row_id
+"""
