@@ -14,22 +14,16 @@ connection string with ``PWD``/``Password`` masked and the password itself scrub
 from __future__ import annotations
 
 import logging
-import random
 import re
-import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyodbc
 
-log = logging.getLogger(__name__)
+from qbpa_assets.lib import retry
+from qbpa_assets.lib.redact import Redactor, mask_connection_string
 
-# ``PWD=...`` / ``Password=...`` in an ODBC connection string, braced (``}}`` escapes ``}``) or
-# bare up to the next ``;``.
-_SECRET_RE = re.compile(r"(?i)\b(pwd|password)\s*=\s*(\{(?:[^}]|\}\})*\}?|[^;]*)")
-# In a driver *message* the value ends at white space or a quote too: `[^;]*` would swallow the
-# rest of the message (the part that says what went wrong) when PWD comes last.
-_MESSAGE_SECRET_RE = re.compile(r"(?i)\b(pwd|password)\s*=\s*(\{(?:[^}]|\}\})*\}?|[^;\s'\"\)\]]*)")
+log = logging.getLogger(__name__)
 
 # SQLSTATE classes worth retrying at connect time: connection exceptions (08xxx, except 08004
 # "server rejected the connection" which is usually configuration), timeouts, and the generic
@@ -44,18 +38,6 @@ _AUTH_FAILURE_RE = re.compile(
 
 class InventivDbError(Exception):
     """The Inventiv database could not be reached or queried (message free of secrets)."""
-
-
-def mask_connection_string(connection_string: str) -> str:
-    """Return the connection string with any ``PWD``/``Password`` value replaced by ``***``.
-
-    Args:
-        connection_string: An ODBC connection string.
-
-    Returns:
-        The same string, safe to log.
-    """
-    return _SECRET_RE.sub(lambda m: f"{m.group(1)}=***", connection_string)
 
 
 def odbc_brace(value: str) -> str:
@@ -111,10 +93,7 @@ class InventivDb:
 
     def _scrub(self, text: str) -> str:
         """Remove the password and any PWD=... from a driver message."""
-        text = _MESSAGE_SECRET_RE.sub(lambda m: f"{m.group(1)}=***", text)
-        if self._password:
-            text = text.replace(self._password, "***")
-        return text
+        return Redactor([self._password])(text)
 
     def _error(self, what: str, exc: BaseException) -> InventivDbError:
         return InventivDbError(f"{what} ({self.safe_connection_string}): {self._scrub(str(exc))}")
@@ -133,31 +112,38 @@ class InventivDb:
         full = self._connection_string
         if self._password:
             full = f"{full};PWD={odbc_brace(self._password)}"
-        delay = 0.5
-        for attempt in range(1, self.connect_retries + 1):
-            try:
-                conn = pyodbc.connect(full, timeout=self.timeout, autocommit=True)
-                break
-            except pyodbc.Error as exc:
-                refused = _AUTH_FAILURE_RE.search(str(exc)) is not None
-                transient = _sqlstate(exc) in _TRANSIENT_SQLSTATES and not refused
-                if not transient or attempt == self.connect_retries:
-                    # ``from None``: the original exception's args may echo the connection
-                    # string with the password on some drivers.
-                    raise self._error(
-                        f"cannot connect to the Inventiv database after {attempt} attempt(s)",
-                        exc,
-                    ) from None
-                wait = delay * (1 + random.random())
-                log.warning(
-                    "Inventiv database connect failed (%s), attempt %d/%d, retrying in %.1fs",
-                    _sqlstate(exc),
-                    attempt,
-                    self.connect_retries,
-                    wait,
-                )
-                time.sleep(wait)
-                delay *= 2
+        policy = retry.Backoff(attempts=self.connect_retries, base=1.0, jitter=0.5)
+
+        def transient(exc: BaseException) -> retry.Backoff | None:
+            if not isinstance(exc, pyodbc.Error) or _AUTH_FAILURE_RE.search(str(exc)):
+                return None
+            return policy if _sqlstate(exc) in _TRANSIENT_SQLSTATES else None
+
+        def on_retry(failure: retry.Failure) -> None:
+            log.warning(
+                "Inventiv database connect failed (%s), attempt %d/%d, retrying in %.1fs",
+                _sqlstate(failure.error),
+                failure.tries,
+                self.connect_retries,
+                failure.delay,
+            )
+
+        def on_give_up(failure: retry.Failure) -> BaseException | None:
+            if not isinstance(failure.error, pyodbc.Error):
+                return None
+            # Raised ``from None``: the original exception's args may echo the connection
+            # string with the password on some drivers.
+            return self._error(
+                f"cannot connect to the Inventiv database after {failure.tries} attempt(s)",
+                failure.error,
+            )
+
+        conn = retry.call(
+            lambda: pyodbc.connect(full, timeout=self.timeout, autocommit=True),
+            transient,
+            on_retry=on_retry,
+            on_give_up=on_give_up,
+        )
         try:
             conn.timeout = self.timeout  # per-statement query timeout
         except pyodbc.Error:  # pragma: no cover - drivers without SQL_ATTR_QUERY_TIMEOUT
