@@ -7,11 +7,19 @@ the emulator and the session's OpenSSH server.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from qbpa_assets.defs.invoices.assets import invoice_fil, quickbooks_invoices, staging_invoice_lines
+from qbpa_assets.defs.master_data.assets import (
+    customer_fil,
+    quickbooks_customers,
+    staging_customers,
+)
 from qbpa_assets.defs.master_data.sales_reps import (
     quickbooks_employees,
     salesrep_fil,
@@ -31,6 +39,9 @@ pytestmark = pytest.mark.e2e
 
 VENDORS = [quickbooks_vendors, staging_vendors, vendor_fil, unique_vendor_ids]
 REPS = [quickbooks_employees, staging_sales_reps, salesrep_fil, unique_sales_rep_ids]
+CUSTOMERS = [quickbooks_customers, staging_customers, customer_fil]
+INVOICES = [quickbooks_invoices, staging_invoice_lines, invoice_fil]
+DAYS = 6
 
 
 @pytest.fixture
@@ -107,3 +118,136 @@ def test_bad_rep_source_fails_the_run_naming_the_variable(export):
     assert not result.success
     assert "QBPA_SALES_REP_SOURCE" in str(result.all_events)
     assert not (remote / "salesrep.fil").exists()
+
+
+def _with_source(resources: dict, setting: str) -> dict:
+    return {**resources, "qbpa": QbpaSettings(sales_rep_source=setting)}
+
+
+def _land_invoices(resources: dict, qbo_emulator) -> list[dict]:
+    """One run over the last DAYS days (yesterday the newest): the invoices it landed."""
+    today = datetime.now(UTC).date()
+    first, last = today - timedelta(days=DAYS), today - timedelta(days=1)
+    job = dg.define_asset_job("invoices", selection=INVOICES).resolve(
+        asset_graph=dg.Definitions(assets=INVOICES, resources=resources).resolve_asset_graph()
+    )
+    result = job.execute_in_process(
+        resources=resources,
+        tags={
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        },
+    )
+    assert result.success
+    start = datetime.combine(first, datetime.min.time(), UTC)
+    end = datetime.combine(today, datetime.min.time(), UTC)
+    return [
+        inv
+        for inv in qbo_emulator.entities("Invoice")
+        if start <= datetime.fromisoformat(inv["MetaData"]["LastUpdatedTime"]) < end
+    ]
+
+
+def _invoice_reps(remote: Path) -> dict[str, str]:
+    header, *rows = fil_records(remote / "invoice.fil")
+    return {r[header.index("INVOICE_ID")]: r[header.index("SALESREP_ID")] for r in rows}
+
+
+def _assert_invoice_reps(in_file: dict[str, str], invoices: list[dict], rep_of) -> None:
+    """Each landed invoice's lines carry its rep (deleted invoices' rows carry none)."""
+    assert {inv["Id"]: in_file.get(inv["Id"]) for inv in invoices} == {
+        inv["Id"]: rep_of(inv) for inv in invoices
+    }
+    assert any(in_file.values())
+
+
+def _customer_reps(remote: Path) -> dict[str, str]:
+    return {
+        k: v["SALESREP_ID"]
+        for k, v in _by_id(fil_records(remote / "customer.fil"), "CUSTOMER_ID").items()
+    }
+
+
+def _assert_usual_reps(customer_reps: dict[str, str], invoices: list[dict], rep_of) -> None:
+    """Each customer's SALESREP_ID is the rep on most of its landed invoices."""
+    seen: dict[str, Counter] = {}
+    for inv in invoices:
+        if rep := rep_of(inv):
+            seen.setdefault(inv["CustomerRef"]["value"], Counter())[rep] += 1
+    assert seen  # the sample company's invoices carry reps
+    for cid, rep in customer_reps.items():
+        counts = seen.get(cid)
+        if not counts:
+            assert rep == "", cid
+        else:
+            assert counts[rep] == max(counts.values()), (cid, rep, counts)
+
+
+def _field_rep(inv: dict) -> str:
+    return next(
+        (f["StringValue"] for f in inv.get("CustomField") or [] if f["Name"] == "Sales Rep"), ""
+    )
+
+
+def test_custom_field_source_reps_are_the_values_on_invoices(export, qbo_emulator):
+    resources, remote = export
+    resources = _with_source(resources, "custom_field:Sales Rep")
+    invoices = _land_invoices(resources, qbo_emulator)
+    result = dg.materialize([*REPS, *CUSTOMERS], resources=resources)
+    assert result.success
+
+    values = {_field_rep(inv) for inv in invoices} - {""}
+    reps = _by_id(fil_records(remote / "salesrep.fil"), "SALESREP_ID")
+    assert set(reps) == values and values
+    employees = qbo_emulator.entities("Employee")
+    by_initials = Counter(
+        "".join(w[0] for w in e["DisplayName"].split()).upper() for e in employees
+    )
+    for value, row in reps.items():
+        assert row["SALESREP_CODE"] == value
+        if by_initials[value] == 1:  # the employee whose initials these are
+            [emp] = [
+                e for e in employees if "".join(w[0] for w in e["DisplayName"].split()) == value
+            ]
+            assert (row["SALESREP_NAME"], row["EMAIL"]) == (
+                emp["DisplayName"],
+                emp["PrimaryEmailAddr"]["Address"],
+            )
+            assert row["ACTIVE"] == ("Y" if emp.get("Active", True) else "N")
+    assert metadata(result, ["quickbooks", "employees"])["entity"] == "Employee"
+    # The rep of each invoice in invoice.fil; the customer's usual rep in customer.fil.
+    _assert_invoice_reps(_invoice_reps(remote), invoices, _field_rep)
+    _assert_usual_reps(_customer_reps(remote), invoices, _field_rep)
+
+
+def _class_rep(inv: dict) -> str:
+    return (inv.get("ClassRef") or {}).get("value", "")
+
+
+def test_class_source_reps_are_the_classes(export, qbo_emulator):
+    resources, remote = export
+    resources = _with_source(resources, "class")
+    result = dg.materialize(REPS, resources=resources)
+    assert result.success
+    classes = {c["Id"]: c for c in qbo_emulator.entities("Class")}
+    assert any(not c.get("Active", True) for c in classes.values())
+    reps = _by_id(fil_records(remote / "salesrep.fil"), "SALESREP_ID")
+    assert set(reps) == set(classes)  # active and inactive
+    for cid, cls in classes.items():
+        assert reps[cid]["SALESREP_NAME"] == cls["Name"]
+        assert reps[cid]["SALESREP_CODE"] == "".join(w[0] for w in cls["Name"].split()).upper()
+        assert reps[cid]["ACTIVE"] == ("Y" if cls.get("Active", True) else "N")
+    assert metadata(result, ["quickbooks", "employees"])["entity"] == "Class"
+
+    invoices = _land_invoices(resources, qbo_emulator)
+    assert dg.materialize(CUSTOMERS, resources=resources).success
+    _assert_invoice_reps(_invoice_reps(remote), invoices, _class_rep)
+    _assert_usual_reps(_customer_reps(remote), invoices, _class_rep)
+
+
+def test_employee_source_leaves_invoice_and_customer_reps_empty(export, qbo_emulator):
+    resources, remote = export
+    _land_invoices(resources, qbo_emulator)
+    assert dg.materialize(CUSTOMERS, resources=resources).success
+    assert set(_invoice_reps(remote).values()) == {""}
+    assert set(_customer_reps(remote).values()) == {""}
