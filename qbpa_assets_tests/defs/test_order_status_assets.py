@@ -212,3 +212,27 @@ def test_status_assets_are_in_the_order_job_and_after_the_nightly_run() -> None:
     }
     sensor = d.resolve_sensor_def("order_status_after_master_data")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_a_successful_nightly_master_data_run_requests_the_status_run() -> None:
+    from qbpa_assets.defs.orders.status import order_status_after_master_data
+
+    @dg.op
+    def nothing() -> None:
+        return None
+
+    @dg.job(name="nightly_master_data_job")
+    def stand_in() -> None:
+        nothing()
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = stand_in.execute_in_process(instance=instance)
+        context = dg.build_run_status_sensor_context(
+            sensor_name="order_status_after_master_data",
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            dagster_event=result.get_run_success_event(),
+        )
+        request = order_status_after_master_data(context)
+    assert request.run_key == f"after-{result.run_id}"
+    assert order_status_after_master_data.job_name == "order_status_job"
