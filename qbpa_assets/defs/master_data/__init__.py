@@ -1,4 +1,4 @@
-"""Master data, nightly, full: every QuickBooks customer and item → ``customer.fil``, ``item.fil``.
+"""Master data, nightly, full: QuickBooks customers, items, vendors, reps → ``.fil`` files.
 
 Each night (``nightly_master_data_schedule``, 02:00 in ``QBPA_TIMEZONE``) the
 ``nightly_master_data_job`` runs, per entity:
@@ -14,6 +14,7 @@ Each night (``nightly_master_data_schedule``, 02:00 in ``QBPA_TIMEZONE``) the
    (:mod:`qbpa_assets.lib.warehouse.filwriter`) and uploaded to ``latest<account_id>/``
    (:mod:`qbpa_assets.defs.inventiv_ftp`, :mod:`qbpa_assets.lib.inventiv.ftp`).
 
-The job and its schedule: :mod:`.jobs`. The staged tables also serve the order validation
-(:mod:`qbpa_assets.defs.orders`).
+Vendors and sales reps follow the same three steps: :mod:`.vendors`, :mod:`.sales_reps` (their
+SQL in :mod:`qbpa_assets.lib.master_data.vendors` / ``.sales_reps``). The job and its schedule:
+:mod:`.jobs`. The staged tables also serve the order validation (:mod:`qbpa_assets.defs.orders`).
 """
