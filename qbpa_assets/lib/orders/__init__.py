@@ -17,10 +17,16 @@ here; the mapping is ``qbpa_assets/mappings/orders.toml``, overridable in ``QBPA
    ids (:mod:`.batches`, the QuickBooks client ``lib/quickbooks/``); every outcome goes into the
    ledger ``quickbooks.sales_orders`` (:mod:`.ledger`, outcomes in :mod:`.results`) and the
    rejects into the run's metadata (:mod:`.report`).
+4. In the same run, an order edited or cancelled in PocketAdvantage after its document was made
+   is applied to that document while it is still open (:mod:`.edits`, recorded by
+   :mod:`.changes`); rejects of every day are listed by :mod:`.rejects`.
+5. ``defs/orders/status.py`` reads back what QuickBooks says of each document (:mod:`.followup`)
+   and writes each order's status into the Inventiv database (:mod:`.status`, the target SQL in
+   :mod:`.status_sql`); ``orders_reconciled`` compares the day's orders (:mod:`.reconcile`).
 
 Exactly once rests on three legs, because a run can die at any point: the ledger (orders in it
 are never sent again), the DocNumber look-up with the marker (a document a crashed run created
 is adopted, never re-created; someone else's document is never adopted), and the batch
 ``requestid`` (a retried request is answered from QuickBooks' idempotency cache). An order
-changed in PocketAdvantage after it was created is reported, not re-sent.
+changed in PocketAdvantage after it was created is never re-created (step 4 updates it).
 """
