@@ -290,3 +290,26 @@ def test_stale_file_never_delivered_waits_for_its_window(instance, no_channels, 
 
     context = dg.build_sensor_context(instance=instance, repository_def=repository)
     assert freshness.qbpa_stale_file_alert(context).skip_message == "every file is fresh"
+
+
+def test_stale_file_dead_channel_is_tried_once_per_tick_and_again_later(
+    instance, monkeypatch, repository
+):
+    from qbpa_assets.defs.alerts import freshness
+
+    monkeypatch.setenv("QBPA_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{free_port()}/hook")
+    monkeypatch.delenv("QBPA_SMTP_URL", raising=False)
+    context = dg.build_sensor_context(instance=instance, repository_def=repository)
+    now = datetime.now(UTC)
+    freshness.qbpa_stale_file_alert(context)  # first tick: every file counts from now
+    calls = []
+    real_notify = freshness.notify
+    monkeypatch.setattr(
+        freshness, "notify", lambda *a, **k: calls.append(1) or real_notify(*a, **k)
+    )
+    monkeypatch.setattr(freshness, "_now", lambda: now + timedelta(hours=27))
+    result = freshness.qbpa_stale_file_alert(context)  # must not raise
+    assert "inventiv_ftp/invoice_fil" in result.skip_message
+    assert len(calls) == 1  # the dead webhook is not retried for every stale file
+    freshness.qbpa_stale_file_alert(context)
+    assert len(calls) == 2  # nothing was delivered: the next tick tries again

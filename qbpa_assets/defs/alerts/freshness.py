@@ -5,12 +5,14 @@ Each ``.fil`` asset declares how stale it may get in Dagster's own terms
 This sensor reads that policy from the code location and the time of each asset's latest
 materialization from the instance; a file older than its window sends one alert (webhook and/or
 e-mail, :func:`qbpa_assets.lib.alerts.notify`) per stale episode: again only after a new
-delivery went stale too. A file never delivered counts from the sensor's first evaluation, so a
-fresh deployment does not alert before it had a chance to run.
+delivery went stale too (an alert no channel could deliver is tried again on the next tick). A
+file never delivered counts from the sensor's first evaluation, so a fresh deployment does not
+alert before it had a chance to run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 
@@ -51,7 +53,10 @@ def qbpa_stale_file_alert(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     first_seen = datetime.fromisoformat(cursor.get("first_seen", now.isoformat()))
     alerted: dict[str, int] = cursor.get("alerted", {})
     settings = AlertSettings.from_env()
+    configured = settings.enabled
     stale: list[str] = []
+    if context.repository_def is None:  # only outside a code location (a bare test context)
+        return dg.SkipReason("no code location to read the freshness policies from")
     policies = _policies(context.repository_def)
     for key, policy in sorted(policies.items(), key=lambda item: item[0].to_user_string()):
         window = policy.fail_window.to_timedelta()
@@ -65,9 +70,15 @@ def qbpa_stale_file_alert(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         if alerted.get(name) == marker:
             continue  # this episode was alerted already
         alert = build_stale_file_alert(key.path, last, window, now, settings.ui_base_url)
-        results = notify(alert, settings=settings)
+        results = notify(alert, settings=settings) if settings.enabled else {}
         outcome = ", ".join(f"{c} {o}" for c, o in results.items()) or "no alert channel"
         context.log.warning(f"{name} is stale ({alert.title}): {outcome}")
-        alerted[name] = marker
+        if "sent" in results.values() or not configured:
+            alerted[name] = marker  # else tried again on the next tick
+        # A channel that just failed (after its retries) is skipped for the rest of the tick.
+        if results.get("webhook", "sent") != "sent":
+            settings = dataclasses.replace(settings, webhook_url=None)
+        if results.get("email", "sent") != "sent":
+            settings = dataclasses.replace(settings, smtp=None)
     context.update_cursor(json.dumps({"first_seen": first_seen.isoformat(), "alerted": alerted}))
     return dg.SkipReason(f"stale: {', '.join(stale)}" if stale else "every file is fresh")
