@@ -6,8 +6,10 @@ columns (each run of tabs/CRs/LFs → one space, outer blanks trimmed), formats 
 timestamps, and sorts by the numeric id (and line position). Numbers are written as QuickBooks
 sent them (the JSON text), like the default layouts' ``*_text`` columns.
 
-It handles the line kind the generated invoices hold (top-level sales lines); the production
-staging also expands group lines, keeps discount lines and writes deleted invoices. Its files
+It handles the line kind the generated invoices hold (top-level sales lines) and the default
+sales-rep source (Employees: no rep on a transaction, an empty SALESREP_ID); the production
+staging also expands group lines, keeps discount lines, writes deleted invoices and reads reps
+from classes or custom fields. Its files
 must be byte-identical to the production path's on the benchmark data.
 """
 
@@ -97,7 +99,7 @@ COPY (
     cl(bill.Country) AS BILL_COUNTRY,
     cl(ship.Line1) AS SHIP_ADDR1, cl(ship.Line2) AS SHIP_ADDR2, cl(ship.City) AS SHIP_CITY,
     cl(ship.CountrySubDivisionCode) AS SHIP_STATE, cl(ship.PostalCode) AS SHIP_ZIP,
-    cl(ship.Country) AS SHIP_COUNTRY, cl(terms) AS TERMS,
+    cl(ship.Country) AS SHIP_COUNTRY, cl(terms) AS TERMS, NULL AS SALESREP_ID,
     CASE WHEN taxable THEN 'Y' WHEN NOT taxable THEN 'N' END AS TAXABLE,
     balance AS BALANCE, cl(parent_id) AS PARENT_ID,
     CASE WHEN active THEN 'Y' ELSE 'N' END AS ACTIVE,
@@ -141,7 +143,8 @@ COPY (
   SELECT cl(id) AS INVOICE_ID, cl(doc_number) AS INVOICE_NO,
     strftime(txn_date, '%Y-%m-%d') AS INVOICE_DATE, strftime(due_date, '%Y-%m-%d') AS DUE_DATE,
     strftime(ship_date, '%Y-%m-%d') AS SHIP_DATE, cl(customer_id) AS CUSTOMER_ID,
-    cl(customer_name) AS CUSTOMER_NAME, cl(terms) AS TERMS, line_no AS LINE_NO,
+    cl(customer_name) AS CUSTOMER_NAME, cl(terms) AS TERMS,
+    NULL AS SALESREP_ID, line_no AS LINE_NO,
     'SalesItem' AS LINE_TYPE, cl(line_id) AS LINE_ID, cl(item_id) AS ITEM_ID,
     cl(item_name) AS ITEM_NAME, cl(description) AS DESCRIPTION, qty AS QTY,
     unit_price AS UNIT_PRICE, amount AS AMOUNT, NULL AS DISCOUNT_PERCENT, NULL AS GROUP_ITEM_ID,
