@@ -167,7 +167,7 @@ def _summary(data_dir: Path, emu, db_connection: str | None = None) -> None:
     remote = data_dir / "inventiv_ftp" / f"latest{DEMO_ACCOUNT_ID}"
     _say()
     _say("Results")
-    for name in ("customer.fil", "item.fil", "invoice.fil"):
+    for name in ("customer.fil", "item.fil", "invoice.fil", "vendor.fil", "salesrep.fil"):
         path = remote / name
         lines = sum(1 for _ in path.open("rb")) - 1 if path.exists() else 0
         _say(f"  {path}  ({lines} rows)")

@@ -37,7 +37,7 @@ def test_demo_runs_every_flow_and_prints_the_results(tmp_path):
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     remote = data / "inventiv_ftp" / "latestdemo"
-    for name in ("customer.fil", "item.fil", "invoice.fil"):
+    for name in ("customer.fil", "item.fil", "invoice.fil", "vendor.fil", "salesrep.fil"):
         assert str(remote / name) in out.stdout
         assert (remote / name).stat().st_size > 0
     customers = (remote / "customer.fil").read_bytes().split(b"\r\n")
