@@ -5,7 +5,8 @@
 ``inventiv_ftp`` resource, keeps a dated copy (``QBPA_DATA_DIR/exports/history/``, and in
 ``INVENTIV_FTP_HISTORY_DIR`` on the FTP when set), records the delivery in
 ``inventiv_ftp.deliveries`` (:mod:`qbpa_assets.lib.inventiv.deliveries`) and reports it with the
-two checks every ``.fil`` asset declares (:func:`fil_checks`). Every ``.fil`` asset declares
+two checks every ``.fil`` asset declares (:func:`fil_checks`). :func:`full_fil_asset` builds
+the asset of a nightly full file (customers, items, …). Every ``.fil`` asset declares
 :data:`NIGHTLY_FRESHNESS`; the stale-file alert (:mod:`qbpa_assets.defs.alerts.freshness`) reads
 it.
 """
@@ -17,9 +18,9 @@ from pathlib import Path
 import dagster as dg
 
 from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
-from qbpa_assets.defs.resources.warehouse import WarehouseResource
+from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
 from qbpa_assets.lib.inventiv import deliveries
-from qbpa_assets.lib.mappings import Layout
+from qbpa_assets.lib.mappings import Layout, load_layout
 from qbpa_assets.lib.markdown import records_table
 from qbpa_assets.lib.warehouse.filwriter import FilResult, write_fil
 
@@ -144,3 +145,42 @@ def _partition_label(context: dg.AssetExecutionContext) -> str | None:
         return None
     keys = context.partition_key_range
     return keys.start if keys.start == keys.end else f"{keys.start}...{keys.end}"
+
+
+def full_fil_asset(
+    key: dg.AssetKey, staged: dg.AssetKey, layout_name: str, description: str
+) -> dg.AssetsDefinition:
+    """The asset of a nightly full file: the whole staged table → ``layout_name`` on the FTP.
+
+    Args:
+        key: The file's asset key (``keys.CUSTOMER_FIL``, …).
+        staged: The staged table it is written from.
+        layout_name: The layout (``customer.fil``; a file of that name in ``QBPA_MAPPINGS_DIR``
+            replaces the default); also the name of the local copy in ``QBPA_DATA_DIR/exports/``.
+        description: What the file is for (the UI description).
+
+    Returns:
+        The asset, with the two file checks and :data:`NIGHTLY_FRESHNESS`.
+    """
+
+    @dg.asset(
+        key=key,
+        deps=[staged],
+        group_name="inventiv_ftp",
+        kinds={"sftp", "file"},
+        pool="duckdb",
+        check_specs=fil_checks(key),
+        freshness_policy=NIGHTLY_FRESHNESS,
+        description=description,
+    )
+    def _full_fil(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        inventiv_ftp: InventivFtpResource,
+        qbpa: QbpaSettings,
+    ) -> dg.MaterializeResult:
+        layout = load_layout(layout_name, qbpa.mappings_path)
+        local_path = warehouse.exports_dir / layout_name
+        return export_fil(context, layout, local_path, warehouse, inventiv_ftp)
+
+    return _full_fil

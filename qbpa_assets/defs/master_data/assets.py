@@ -3,11 +3,9 @@
 import dagster as dg
 
 from qbpa_assets.defs import keys
-from qbpa_assets.defs.inventiv_ftp import NIGHTLY_FRESHNESS, export_fil, fil_checks
-from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
+from qbpa_assets.defs.inventiv_ftp import full_fil_asset
 from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
 from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
-from qbpa_assets.lib.mappings import load_layout
 from qbpa_assets.lib.markdown import query_preview, table_preview
 from qbpa_assets.lib.master_data import staging
 from qbpa_assets.lib.warehouse import raw
@@ -137,51 +135,25 @@ def staging_items(warehouse: WarehouseResource) -> dg.MaterializeResult:
 # ----------------------------------------------------------------------------- .fil files
 
 
-@dg.asset(
-    key=keys.CUSTOMER_FIL,
-    deps=[keys.STAGING_CUSTOMERS],
-    group_name="inventiv_ftp",
-    kinds={"sftp", "file"},
-    pool="duckdb",
-    check_specs=fil_checks(keys.CUSTOMER_FIL),
-    freshness_policy=NIGHTLY_FRESHNESS,
-)
-def customer_fil(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    inventiv_ftp: InventivFtpResource,
-    qbpa: QbpaSettings,
-) -> dg.MaterializeResult:
+customer_fil = full_fil_asset(
+    keys.CUSTOMER_FIL,
+    keys.STAGING_CUSTOMERS,
+    "customer.fil",
     """``customer.fil`` in ``latest<account_id>/`` on the Inventiv FTP: the rep's customer list.
 
     Tab-delimited, one customer per line, columns from the ``customer.fil`` layout (a mapping
     file). Written to a temporary name and renamed over yesterday's file, so PocketAdvantage never
     reads a half-written file; a local copy stays in ``QBPA_DATA_DIR/exports/``.
-    """
-    layout = load_layout("customer.fil", qbpa.mappings_path)
-    local_path = warehouse.exports_dir / "customer.fil"
-    return export_fil(context, layout, local_path, warehouse, inventiv_ftp)
-
-
-@dg.asset(
-    key=keys.ITEM_FIL,
-    deps=[keys.STAGING_ITEMS],
-    group_name="inventiv_ftp",
-    kinds={"sftp", "file"},
-    pool="duckdb",
-    check_specs=fil_checks(keys.ITEM_FIL),
-    freshness_policy=NIGHTLY_FRESHNESS,
+    """,
 )
-def item_fil(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    inventiv_ftp: InventivFtpResource,
-    qbpa: QbpaSettings,
-) -> dg.MaterializeResult:
+
+item_fil = full_fil_asset(
+    keys.ITEM_FIL,
+    keys.STAGING_ITEMS,
+    "item.fil",
     """``item.fil`` in ``latest<account_id>/`` on the Inventiv FTP: the rep's product catalogue.
 
     Tab-delimited, one item per line, columns from the ``item.fil`` layout. Atomic upload as for
     ``customer.fil``; a local copy stays in ``QBPA_DATA_DIR/exports/``.
-    """
-    layout = load_layout("item.fil", qbpa.mappings_path)
-    return export_fil(context, layout, warehouse.exports_dir / "item.fil", warehouse, inventiv_ftp)
+    """,
+)
