@@ -1,13 +1,23 @@
-"""Landing raw QuickBooks pages in DuckDB.
+"""Landing raw QuickBooks pages in DuckDB: the one schema of the ``quickbooks.*`` raw tables.
+
+:data:`RAW_TABLES_DDL` is the only definition of the raw tables (the staging and master-data
+code create them through :func:`ensure_schema`, never with their own DDL). Each raw table keeps
+the envelope columns that the flows filter on next to the untouched JSON payload.
 
 The client writes each page's response body to a file as it came off the wire; DuckDB parses
-them here, so no Python object is ever built per entity. Each raw table keeps the envelope
-columns that the flows filter on next to the untouched JSON payload.
+them here, so no Python object is ever built per entity. Where DuckDB loads a page it also
+checks it: a page holding a ``Fault`` (a 200 can carry one), or whose row count differs from
+the ``maxResults`` QuickBooks reported, fails the load naming the file.
+
+Pages are loaded in batches of :data:`PAGES_PER_STATEMENT` inside one transaction: readers see
+the whole change or none of it, and DuckDB's memory stays bounded by a batch, not by the
+extraction (a 2-year invoice backfill is one extraction of ~1,500 pages).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -26,38 +36,85 @@ LIST_TABLES = {
 }
 INVOICE_TABLE = "quickbooks.invoices"
 
+_LIST_COLUMNS = (
+    "id VARCHAR PRIMARY KEY, sync_token VARCHAR, last_updated TIMESTAMPTZ, active BOOLEAN, "
+    "payload JSON"
+)
+_INVOICE_COLUMNS = (
+    "id VARCHAR PRIMARY KEY, sync_token VARCHAR, last_updated TIMESTAMPTZ, txn_date DATE, "
+    "deleted BOOLEAN, payload JSON"
+)
+#: The raw tables, in one place: list entities (active flag) and invoices (tombstones).
+RAW_TABLES_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS quickbooks;\n"
+    + "".join(
+        f"CREATE TABLE IF NOT EXISTS {table} ({_LIST_COLUMNS});\n"
+        for table in dict.fromkeys(LIST_TABLES.values())
+    )
+    + f"CREATE TABLE IF NOT EXISTS {INVOICE_TABLE} ({_INVOICE_COLUMNS});\n"
+)
+
+# QuickBooks closes a QueryResponse with "maxResults": n after the entity array.
+_MAX_RESULTS_RE = re.compile(rb'"maxResults"\s*:\s*(\d+)')
+_TAIL = 256
+
+#: Pages (of ≤ 1000 entities) per INSERT: bounds DuckDB's memory; 20 pages ≈ 50 MB of JSON.
+PAGES_PER_STATEMENT = 20
+
 _ENVELOPE = """
     e ->> 'Id' AS id,
     e ->> 'SyncToken' AS sync_token,
     CAST(e -> 'MetaData' ->> 'LastUpdatedTime' AS TIMESTAMPTZ) AS last_updated
 """
+_LIST_ROW = f"{_ENVELOPE}, COALESCE(CAST(e ->> 'Active' AS BOOLEAN), TRUE) AS active, e AS payload"
+_INVOICE_ROW = f"{_ENVELOPE}, CAST(e ->> 'TxnDate' AS DATE) AS txn_date, FALSE AS deleted, e"
+# What DuckDB says when one statement carries an Id twice (PRIMARY KEY, ON CONFLICT).
+_REPEATED_ID = re.compile(r"(?i)duplicate key|same row twice|update the same row")
+# Among rows of one Id in a batch, the newest SyncToken wins (a row can appear on two pages
+# when rows were added while paging); a tombstone has no SyncToken and always wins.
+_NEWEST_FIRST = "deleted DESC, TRY_CAST(sync_token AS BIGINT) DESC"
 
 
 def _entities_sql(entity: str) -> str:
-    """SELECT one row ``e`` (JSON) per entity found in the page files bound to ``?``."""
+    """SELECT one row ``e`` (JSON) per entity in the page files bound to ``?``, checked.
+
+    Each page is parsed once for its rows, its ``Fault`` and its ``maxResults``.
+    """
     if not entity.isalpha():
         raise ValueError(f"not a QuickBooks entity name: {entity!r}")
+    paths = f"['$.QueryResponse.{entity}', '$.Fault', '$.QueryResponse.maxResults']"
     return f"""
-        SELECT unnest(CAST(json_extract(content, '$.QueryResponse.{entity}') AS JSON[])) AS e
-        FROM read_text(?)
-        WHERE json_extract(content, '$.QueryResponse.{entity}') IS NOT NULL
+        SELECT unnest(CAST(CASE
+            WHEN v[2] IS NOT NULL
+                THEN error('QuickBooks page ' || filename || ' holds a Fault: ' || v[2])
+            WHEN COALESCE(json_array_length(v[1]), 0) <> COALESCE(TRY_CAST(v[3] AS BIGINT),
+                                                                json_array_length(v[1]), 0)
+                THEN error('QuickBooks page ' || filename || ' holds '
+                           || json_array_length(v[1]) || ' rows, maxResults says ' || v[3])
+            ELSE v[1] END AS JSON[])) AS e
+        FROM (SELECT filename, json_extract(content, {paths}) AS v FROM read_text(?))
     """
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw schema and tables when missing."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS quickbooks")
-    for table in LIST_TABLES.values():
-        con.execute(
-            f"""CREATE TABLE IF NOT EXISTS {table} (
-                id VARCHAR PRIMARY KEY, sync_token VARCHAR, last_updated TIMESTAMPTZ,
-                active BOOLEAN, payload JSON)"""
-        )
-    con.execute(
-        f"""CREATE TABLE IF NOT EXISTS {INVOICE_TABLE} (
-            id VARCHAR PRIMARY KEY, sync_token VARCHAR, last_updated TIMESTAMPTZ,
-            txn_date DATE, deleted BOOLEAN, payload JSON)"""
-    )
+    """Create the raw schema and tables when missing (:data:`RAW_TABLES_DDL`)."""
+    con.execute(RAW_TABLES_DDL)
+
+
+def _batches(files: Sequence[Path]) -> list[list[str]]:
+    names = [str(f) for f in files]
+    return [names[i : i + PAGES_PER_STATEMENT] for i in range(0, len(names), PAGES_PER_STATEMENT)]
+
+
+def _in_transaction(con: duckdb.DuckDBPyConnection, work) -> object:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        result = work()
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return result
 
 
 def replace_list_table(con: duckdb.DuckDBPyConnection, entity: str, files: Sequence[Path]) -> int:
@@ -68,22 +125,51 @@ def replace_list_table(con: duckdb.DuckDBPyConnection, entity: str, files: Seque
     """
     table = LIST_TABLES[entity]
     ensure_schema(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
+
+    def work(dedup: bool) -> int:
         con.execute(f"DELETE FROM {table}")
-        if files:
-            con.execute(
-                f"""INSERT INTO {table}
-                    SELECT {_ENVELOPE}, COALESCE(CAST(e ->> 'Active' AS BOOLEAN), TRUE), e
-                    FROM ({_entities_sql(entity)})""",
-                [[str(f) for f in files]],
-            )
-        rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    return rows
+        for batch in _batches(files):
+            if dedup:  # INSERT OR REPLACE: a row repeated on a later batch replaces itself
+                sql = f"""INSERT OR REPLACE INTO {table}
+                    SELECT {_LIST_ROW} FROM ({_entities_sql(entity)})
+                    QUALIFY row_number() OVER (
+                        PARTITION BY id ORDER BY TRY_CAST(sync_token AS BIGINT) DESC) = 1"""
+            else:
+                sql = f"INSERT INTO {table} SELECT {_LIST_ROW} FROM ({_entities_sql(entity)})"
+            con.execute(sql, [batch])
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    return _with_dedup_fallback(con, work)
+
+
+def _with_dedup_fallback(con: duckdb.DuckDBPyConnection, work) -> object:
+    """Run ``work(dedup=False)`` in a transaction; on a repeated Id, redo it with ``dedup``.
+
+    A row appears on two pages only when rows were added while paging (the pages are ``ORDERBY
+    Id``): the common case pays for no de-duplication window.
+    """
+    try:
+        return _in_transaction(con, lambda: work(False))
+    except (duckdb.ConstraintException, duckdb.InvalidInputException) as exc:
+        if not _REPEATED_ID.search(str(exc)):
+            raise
+    return _in_transaction(con, lambda: work(True))
+
+
+# Keep the stored row unless the incoming one is as new or newer; a tombstone always applies
+# and keeps the last known payload, marked deleted.
+_UPSERT_TAIL = """
+    ON CONFLICT (id) DO UPDATE SET
+        sync_token = excluded.sync_token, last_updated = excluded.last_updated,
+        txn_date = COALESCE(excluded.txn_date, txn_date),
+        deleted = excluded.deleted,
+        payload = CASE WHEN excluded.deleted
+            THEN json_merge_patch(payload, json_object(
+                'status', 'Deleted', 'MetaData', excluded.payload -> 'MetaData'))
+            ELSE excluded.payload END
+    WHERE excluded.deleted
+       OR TRY_CAST(excluded.sync_token AS BIGINT) >= TRY_CAST(sync_token AS BIGINT)
+"""
 
 
 def upsert_invoices(
@@ -91,53 +177,50 @@ def upsert_invoices(
 ) -> tuple[int, int]:
     """Upsert invoices by Id, keeping the newest SyncToken; record deletions as tombstones.
 
-    Returns (invoices upserted, tombstones recorded). Re-landing the same pages changes nothing.
+    Returns (invoices in the pages, tombstones recorded). Re-landing the same pages changes
+    nothing. The pages go in batch by batch, straight from the files (no temporary copy of the
+    extraction): memory stays bounded by one batch whatever the window's size.
     """
     ensure_schema(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE incoming_invoices (
-                id VARCHAR, sync_token VARCHAR, last_updated TIMESTAMPTZ, txn_date DATE,
-                deleted BOOLEAN, payload JSON)"""
+
+    def work(dedup: bool) -> None:
+        newest = (
+            f"QUALIFY row_number() OVER (PARTITION BY id ORDER BY {_NEWEST_FIRST}) = 1"
+            if dedup
+            else ""
         )
-        if files:
+        for batch in _batches(files):
             con.execute(
-                f"""INSERT INTO incoming_invoices
-                    SELECT {_ENVELOPE}, CAST(e ->> 'TxnDate' AS DATE), FALSE, e
-                    FROM ({_entities_sql("Invoice")})""",
-                [[str(f) for f in files]],
+                f"""INSERT INTO {INVOICE_TABLE}
+                    SELECT * FROM (SELECT {_INVOICE_ROW} FROM ({_entities_sql("Invoice")}))
+                    {newest}
+                    {_UPSERT_TAIL}""",
+                [batch],
             )
-        upserted = con.execute("SELECT count(*) FROM incoming_invoices").fetchone()[0]
         if tombstones:
             con.execute(
-                f"""INSERT INTO incoming_invoices
+                f"""INSERT INTO {INVOICE_TABLE}
                     SELECT {_ENVELOPE}, NULL, TRUE, e
-                    FROM (SELECT unnest(CAST(? AS JSON[])) AS e)""",
+                    FROM (SELECT unnest(CAST(? AS JSON[])) AS e)
+                    QUALIFY row_number() OVER (PARTITION BY id) = 1
+                    {_UPSERT_TAIL}""",
                 [[json.dumps(t, ensure_ascii=False) for t in tombstones]],
             )
-        # A tombstone has no SyncToken: it always wins over the live row it deletes.
-        con.execute(
-            f"""INSERT INTO {INVOICE_TABLE}
-                SELECT * FROM incoming_invoices
-                QUALIFY row_number() OVER (
-                    PARTITION BY id ORDER BY deleted DESC, TRY_CAST(sync_token AS BIGINT) DESC) = 1
-                ON CONFLICT (id) DO UPDATE SET
-                    sync_token = excluded.sync_token, last_updated = excluded.last_updated,
-                    txn_date = COALESCE(excluded.txn_date, txn_date),
-                    deleted = excluded.deleted,
-                    payload = CASE WHEN excluded.deleted
-                        THEN json_merge_patch(payload, json_object(
-                            'status', 'Deleted', 'MetaData', excluded.payload -> 'MetaData'))
-                        ELSE excluded.payload END
-                WHERE excluded.deleted
-                   OR TRY_CAST(excluded.sync_token AS BIGINT) >= TRY_CAST(sync_token AS BIGINT)"""
-        )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    return upserted, len(tombstones)
+
+    _with_dedup_fallback(con, work)
+    return sum(page_rows(f) for f in files), len(tombstones)
+
+
+def page_rows(path: Path) -> int:
+    """Rows of a page as QuickBooks counted them: the ``maxResults`` that closes the page.
+
+    Read from the file's tail only; the load above has checked it against the rows themselves.
+    """
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        fh.seek(max(0, fh.tell() - _TAIL))
+        found = _MAX_RESULTS_RE.findall(fh.read())
+    return int(found[-1]) if found else 0
 
 
 def deleted_in_window(cdc_objects: Sequence[dict], start: datetime, end: datetime) -> list[dict]:

@@ -1,0 +1,124 @@
+"""Raw loaders: one schema, pages checked where DuckDB loads them, bounded batches, upserts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from qbpa_assets.lib.warehouse import raw
+
+
+def page(tmp_path: Path, name: str, entity: str, rows: list[dict], **extra) -> Path:
+    body = {"QueryResponse": {entity: rows, "startPosition": 1, "maxResults": len(rows)}}
+    body["QueryResponse"].update(extra.pop("response", {}))
+    body.update(extra)
+    path = tmp_path / name
+    path.write_text(json.dumps(body, separators=(",", ":")))
+    return path
+
+
+def inv(id_: str, token: str, doc: str = "1001", when: str = "2026-11-02T10:00:00-08:00") -> dict:
+    return {
+        "Id": id_,
+        "SyncToken": token,
+        "DocNumber": doc,
+        "TxnDate": "2026-11-02",
+        "MetaData": {"LastUpdatedTime": when},
+    }
+
+
+def cust(id_: str, active: bool | None = True) -> dict:
+    row = {"Id": id_, "SyncToken": "0", "MetaData": {"LastUpdatedTime": "2026-11-02T10:00:00Z"}}
+    if active is not None:
+        row["Active"] = active
+    return row
+
+
+@pytest.fixture
+def con():
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
+def test_one_schema_creates_every_raw_table(con):
+    raw.ensure_schema(con)
+    raw.ensure_schema(con)  # idempotent
+    tables = {
+        f"{s}.{t}"
+        for s, t in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE schema_name = 'quickbooks'"
+        ).fetchall()
+    }
+    assert tables == set(raw.LIST_TABLES.values()) | {raw.INVOICE_TABLE}
+
+
+@pytest.mark.parametrize("per_statement", [1, 20])
+def test_list_table_is_replaced_whole(con, tmp_path, monkeypatch, per_statement):
+    monkeypatch.setattr(raw, "PAGES_PER_STATEMENT", per_statement)
+    first = [page(tmp_path, "a1.json", "Customer", [cust("1"), cust("2", False)])]
+    assert raw.replace_list_table(con, "Customer", first) == 2
+    pages = [
+        page(tmp_path, "b1.json", "Customer", [cust("2"), cust("3", None)]),
+        page(tmp_path, "b2.json", "Customer", [cust("3", None), cust("4")]),  # 3 on two pages
+        page(tmp_path, "b3.json", "Customer", [], response={"maxResults": 0}),
+    ]
+    assert raw.replace_list_table(con, "Customer", pages) == 3
+    rows = con.execute("SELECT id, active FROM quickbooks.customers ORDER BY id").fetchall()
+    assert rows == [("2", True), ("3", True), ("4", True)]  # 1 is gone; no Active means active
+
+
+@pytest.mark.parametrize("per_statement", [1, 20])
+def test_invoices_upsert_keeps_the_newest_and_records_tombstones(
+    con, tmp_path, monkeypatch, per_statement
+):
+    monkeypatch.setattr(raw, "PAGES_PER_STATEMENT", per_statement)
+    pages = [
+        page(tmp_path, "p1.json", "Invoice", [inv("1", "2", "A"), inv("2", "0")]),
+        page(tmp_path, "p2.json", "Invoice", [inv("1", "1", "old"), inv("3", "0")]),
+    ]
+    assert raw.upsert_invoices(con, pages) == (4, 0)
+    docs = dict(
+        con.execute("SELECT id, payload ->> 'DocNumber' FROM quickbooks.invoices").fetchall()
+    )
+    assert docs == {"1": "A", "2": "1001", "3": "1001"}  # SyncToken 2 beat 1 across pages
+    assert raw.upsert_invoices(con, pages) == (4, 0)  # re-landing changes nothing
+    assert con.execute("SELECT count(*) FROM quickbooks.invoices").fetchone()[0] == 3
+
+    newer = [page(tmp_path, "p3.json", "Invoice", [inv("2", "5", "B")])]
+    tomb = {"Id": "3", "status": "Deleted", "MetaData": {"LastUpdatedTime": "2026-11-03T00:00:00Z"}}
+    assert raw.upsert_invoices(con, newer, [tomb]) == (1, 1)
+    rows = con.execute(
+        "SELECT id, sync_token, deleted, payload ->> 'DocNumber', payload ->> 'status', txn_date "
+        "FROM quickbooks.invoices ORDER BY id"
+    ).fetchall()
+    assert rows[1][:4] == ("2", "5", False, "B")
+    assert rows[2][2:5] == (True, "1001", "Deleted") and str(rows[2][5]) == "2026-11-02"
+
+
+def test_a_fault_in_a_page_fails_the_load_and_changes_nothing(con, tmp_path, monkeypatch):
+    monkeypatch.setattr(raw, "PAGES_PER_STATEMENT", 1)
+    good = page(tmp_path, "good.json", "Invoice", [inv("1", "0")])
+    raw.upsert_invoices(con, [good])
+    faulty = tmp_path / "faulty.json"
+    faulty.write_text(json.dumps({"Fault": {"Error": [{"code": "3001"}], "type": "Throttle"}}))
+    later = page(tmp_path, "later.json", "Invoice", [inv("1", "9", "NEW")])
+    with pytest.raises(duckdb.Error, match="faulty.json holds a Fault"):
+        raw.upsert_invoices(con, [later, faulty])  # the fault is in the second batch
+    assert con.execute("SELECT sync_token FROM quickbooks.invoices").fetchall() == [("0",)]
+    with pytest.raises(duckdb.Error, match="holds a Fault"):
+        raw.replace_list_table(con, "Customer", [faulty])
+
+
+def test_a_page_short_of_its_max_results_fails_the_load(con, tmp_path):
+    short = page(tmp_path, "short.json", "Customer", [cust("1")], response={"maxResults": 2})
+    with pytest.raises(duckdb.Error, match="short.json holds 1 rows, maxResults says 2"):
+        raw.replace_list_table(con, "Customer", [short])
+
+
+def test_page_rows_reads_the_tail_only(tmp_path):
+    path = page(tmp_path, "p.json", "Invoice", [inv(str(i), "0") for i in range(7)])
+    assert raw.page_rows(path) == 7
