@@ -8,13 +8,11 @@ custom field). The same reps validate the orders (``staging/sales_reps → quick
 import dagster as dg
 
 from qbpa_assets.defs import keys
-from qbpa_assets.defs.inventiv_ftp import export_fil, fil_checks
+from qbpa_assets.defs.inventiv_ftp import full_fil_asset
 from qbpa_assets.defs.master_data.assets import land_list_entity
 from qbpa_assets.defs.master_data.checks import duplicate_ids
-from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
 from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
 from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
-from qbpa_assets.lib.mappings import load_layout
 from qbpa_assets.lib.markdown import table_preview
 from qbpa_assets.lib.master_data import sales_reps
 
@@ -92,26 +90,14 @@ def unique_sales_rep_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return duplicate_ids(warehouse, keys.table_name(keys.STAGING_SALES_REPS))
 
 
-@dg.asset(
-    key=keys.SALESREP_FIL,
-    deps=[keys.STAGING_SALES_REPS],
-    group_name="inventiv_ftp",
-    kinds={"sftp", "file"},
-    pool="duckdb",
-    check_specs=fil_checks(keys.SALESREP_FIL),
-)
-def salesrep_fil(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    inventiv_ftp: InventivFtpResource,
-    qbpa: QbpaSettings,
-) -> dg.MaterializeResult:
+salesrep_fil = full_fil_asset(
+    keys.SALESREP_FIL,
+    keys.STAGING_SALES_REPS,
+    "salesrep.fil",
     """``salesrep.fil`` in ``latest<account_id>/`` on the Inventiv FTP: the company's sales reps.
 
     Tab-delimited, one rep per line, columns from the ``salesrep.fil`` layout. ``SALESREP_ID`` is
     the value PocketAdvantage puts in an order's ``REP_ID``. Atomic upload as for
     ``customer.fil``; a local copy stays in ``QBPA_DATA_DIR/exports/``.
-    """
-    layout = load_layout("salesrep.fil", qbpa.mappings_path)
-    local_path = warehouse.exports_dir / layout.file_name
-    return export_fil(context, layout, local_path, warehouse, inventiv_ftp)
+    """,
+)

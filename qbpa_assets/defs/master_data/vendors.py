@@ -3,13 +3,11 @@
 import dagster as dg
 
 from qbpa_assets.defs import keys
-from qbpa_assets.defs.inventiv_ftp import export_fil, fil_checks
+from qbpa_assets.defs.inventiv_ftp import full_fil_asset
 from qbpa_assets.defs.master_data.assets import land_list_entity
 from qbpa_assets.defs.master_data.checks import duplicate_ids
-from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
 from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
-from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
-from qbpa_assets.lib.mappings import load_layout
+from qbpa_assets.defs.resources.warehouse import WarehouseResource
 from qbpa_assets.lib.markdown import table_preview
 from qbpa_assets.lib.master_data import vendors
 
@@ -67,25 +65,13 @@ def unique_vendor_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return duplicate_ids(warehouse, keys.table_name(keys.STAGING_VENDORS))
 
 
-@dg.asset(
-    key=keys.VENDOR_FIL,
-    deps=[keys.STAGING_VENDORS],
-    group_name="inventiv_ftp",
-    kinds={"sftp", "file"},
-    pool="duckdb",
-    check_specs=fil_checks(keys.VENDOR_FIL),
-)
-def vendor_fil(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    inventiv_ftp: InventivFtpResource,
-    qbpa: QbpaSettings,
-) -> dg.MaterializeResult:
+vendor_fil = full_fil_asset(
+    keys.VENDOR_FIL,
+    keys.STAGING_VENDORS,
+    "vendor.fil",
     """``vendor.fil`` in ``latest<account_id>/`` on the Inventiv FTP: the company's vendors.
 
     Tab-delimited, one vendor per line, columns from the ``vendor.fil`` layout (a mapping file).
     Atomic upload as for ``customer.fil``; a local copy stays in ``QBPA_DATA_DIR/exports/``.
-    """
-    layout = load_layout("vendor.fil", qbpa.mappings_path)
-    local_path = warehouse.exports_dir / layout.file_name
-    return export_fil(context, layout, local_path, warehouse, inventiv_ftp)
+    """,
+)
