@@ -43,7 +43,7 @@ def _peak_rss_mb() -> float:
 
 
 def _lift_client_pacing() -> None:
-    from qbpa_assets.lib.quickbooks import client as client_module
+    from qbpa_assets.lib.quickbooks import ratelimit as client_module
 
     client_module.REQUESTS_PER_MINUTE = 10**9
     client_module.BATCH_REQUESTS_PER_MINUTE = 10**9
