@@ -24,6 +24,13 @@ from qbpa_assets.lib.mappings import load_layout
 from qbpa_assets.lib.markdown import query_preview, table_preview
 from qbpa_assets.lib.warehouse import raw
 
+# Every step of the flow: daily partitions, a backfilled range in one run, one DuckDB writer.
+DAILY = {
+    "partitions_def": invoice_daily_partitions,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "pool": "duckdb",
+}
+
 # CDC reaches back 30 days; keep a margin so a window at the edge is not refused.
 CDC_REACH = timedelta(days=29, hours=23)
 
@@ -64,9 +71,7 @@ def _coverage_metadata(coverage: Coverage) -> dict:
     key=keys.QBO_INVOICES,
     group_name="quickbooks",
     kinds={"quickbooks", "duckdb"},
-    pool="duckdb",
-    partitions_def=invoice_daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **DAILY,
 )
 def quickbooks_invoices(
     context: dg.AssetExecutionContext,
@@ -133,9 +138,7 @@ def quickbooks_invoices(
     deps=[keys.QBO_INVOICES],
     group_name="staging",
     kinds={"duckdb"},
-    pool="duckdb",
-    partitions_def=invoice_daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **DAILY,
 )
 def staging_invoice_lines(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, qbpa: QbpaSettings
@@ -172,9 +175,7 @@ def staging_invoice_lines(
     deps=[keys.STAGING_INVOICE_LINES],
     group_name="inventiv_ftp",
     kinds={"sftp", "file"},
-    pool="duckdb",
-    partitions_def=invoice_daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **DAILY,
     check_specs=fil_checks(keys.INVOICE_FIL),
     freshness_policy=NIGHTLY_FRESHNESS,
 )
