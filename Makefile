@@ -7,9 +7,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Only the demo and the UI use these; the tests build their own temporary instances and folders.
+# Your own company's settings live in ./qbpa.env (copied from qbpa.env.example), which `qbpa`
+# reads itself; the demo keeps to var/demo, whatever qbpa.env says.
 DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
-QBPA_DATA_DIR ?= $(CURDIR)/var
-RUN_ENV := DAGSTER_HOME=$(DAGSTER_HOME) QBPA_DATA_DIR=$(QBPA_DATA_DIR)
+DEMO_ENV := DAGSTER_HOME=$(DAGSTER_HOME) QBPA_DATA_DIR=$(CURDIR)/var
+UI_ENV := DAGSTER_HOME=$(DAGSTER_HOME)
 
 # Debian packages that pip cannot bring are installed by scripts/system-deps.sh when missing.
 
@@ -18,7 +20,8 @@ RUN_ENV := DAGSTER_HOME=$(DAGSTER_HOME) QBPA_DATA_DIR=$(QBPA_DATA_DIR)
 help:
 	@echo "make demo   install into .venv, start the QuickBooks emulator, run the flows end to end"
 	@echo "make test   run the whole test suite (installs what it needs)"
-	@echo "make dev    open the Dagster UI (webserver + daemon) on the emulator"
+	@echo "make dev    open the Dagster UI (webserver + daemon): your company (qbpa.env) or the emulator"
+	@echo "make check  check the settings of qbpa.env / the environment against the real systems"
 	@echo "make bench  run the benchmarks (slow; see benchmarks/README.md)"
 
 system-deps:
@@ -41,10 +44,10 @@ dagster-home:
 	@[ -f $(DAGSTER_HOME)/dagster.yaml ] || $(PY) -m qbpa_assets.cli instance-yaml > $(DAGSTER_HOME)/dagster.yaml
 
 demo: system-deps venv dagster-home
-	$(RUN_ENV) $(PY) -m qbpa_assets.cli demo
+	$(DEMO_ENV) $(PY) -m qbpa_assets.cli demo
 
 dev: system-deps venv dagster-home
-	$(RUN_ENV) $(PY) -m qbpa_assets.cli dev
+	$(UI_ENV) $(PY) -m qbpa_assets.cli dev
 
 test: test-deps venv
 	$(VENV)/bin/pytest -q
@@ -56,7 +59,7 @@ lint: venv
 	$(VENV)/bin/ruff check qbpa_assets qbpa_assets_tests benchmarks
 
 check: venv
-	$(RUN_ENV) $(PY) -m qbpa_assets.cli check
+	$(PY) -m qbpa_assets.cli check
 
 clean:
 	rm -rf var .pytest_cache

@@ -15,7 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "sandbox": ("qbpa_assets.sandbox.cli", "main", "run the bundled QuickBooks Online emulator"),
     "demo": ("qbpa_assets.demo", "main", "run every flow end to end on the emulator"),
-    "dev": ("qbpa_assets.demo", "dev_main", "open the Dagster UI on the emulator"),
+    "dev": ("qbpa_assets.dev", "main", "open the Dagster UI (your company, or the sandbox)"),
     "instance-yaml": ("qbpa_assets.demo", "instance_yaml_main", "print the local dagster.yaml"),
     "authorize": ("qbpa_assets.ops_cli.authorize", "main", "connect a QuickBooks company (OAuth)"),
     "check": ("qbpa_assets.ops_cli.check", "main", "check configuration and connectivity"),

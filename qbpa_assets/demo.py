@@ -1,17 +1,16 @@
-"""``qbpa demo`` and ``qbpa dev``: every flow on the bundled emulator, no account needed.
+"""``qbpa demo``: every flow on the bundled emulator, no account needed.
 
 The demo starts the QuickBooks Online emulator with a generated sample company, creates a sample
 Inventiv database (SQLite through ODBC) whose orders reference that company, points the Inventiv
 "FTP" at a local folder, then runs the nightly export and an order import through Dagster exactly
-as the daemon would, and prints where everything landed.
+as the daemon would, and prints where everything landed. ``qbpa dev`` (:mod:`qbpa_assets.dev`)
+reuses its sample company and database for the UI, in a folder of its own.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -197,7 +196,8 @@ def _summary(data_dir: Path, emu, db_connection: str | None = None) -> None:
     if db_connection:
         _order_status_summary(db_connection)
     _say()
-    _say("Open the UI on the same emulator setup with: make dev")
+    _say("Open the Dagster UI on a sandbox like this one with: make dev (in var/dev; these")
+    _say("results stay). `make check` checks your own company's settings (qbpa.env), not these.")
 
 
 def _order_status_summary(db_connection: str) -> None:
@@ -232,88 +232,3 @@ def instance_yaml_main(argv: list[str] | None = None) -> int:
 
     sys.stdout.write(local_instance_yaml())
     return 0
-
-
-def _stop_group(proc: subprocess.Popen, grace: float = 30.0) -> int:
-    """Interrupt a process group (as Ctrl-C would), then kill what is still there."""
-    import signal
-    import time
-
-    _say("Stopping Dagster …")
-    try:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=grace)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        pass
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    else:
-        # Some Dagster children outlive an interrupt; nothing of ours must keep running.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return proc.wait()
-
-
-def dev_main(argv: list[str] | None = None) -> int:
-    """Start the emulator as a process, then ``dagster dev`` (webserver + daemon) against it."""
-    parser = argparse.ArgumentParser(prog="qbpa dev")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--port", type=int, default=3000)
-    args = parser.parse_args(argv)
-    data_dir = _data_dir(args.data_dir)
-    _reset(data_dir)
-    sizes = [arg for size, n in DEMO_COMPANY.items() for arg in (f"--{size}", str(n))]
-    emulator = subprocess.Popen(
-        [sys.executable, "-m", "qbpa_assets.cli", "sandbox", "serve"]
-        + ["--workdir", str(data_dir / "sandbox"), *sizes],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        info = json.loads(emulator.stdout.readline())
-        from qbpa_assets.sandbox.company import generate_company
-        from qbpa_assets.sandbox.emulator import client_env
-
-        # The same seed and sizes: the database's orders reference the served company.
-        db_connection = _create_demo_db(data_dir, generate_company(**DEMO_COMPANY))
-        # Set here, so that both the run below and dagster dev (which inherits it) see them.
-        os.environ.update(demo_environment(data_dir, client_env(info), db_connection))
-        # Build the master data once before the UI opens, so the new-order sensor's first runs
-        # find the staged customers and items they validate orders against.
-        _run_job(*_load_defs_and_instance(), "nightly_master_data_job")
-        _say(f"Emulator on {info['base_url']}; Dagster UI on http://127.0.0.1:{args.port}")
-        # dagster dev gets a process group of its own, so that stopping it reaches its
-        # webserver, daemon, code servers and run workers, and only them.
-        ui = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("dagster")),
-                "dev",
-                "-w",
-                "workspace.yaml",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(args.port),
-            ],
-            start_new_session=True,
-        )
-        import signal
-
-        def _interrupt(signum, frame):  # a service manager's SIGTERM stops it like Ctrl-C
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, _interrupt)
-        try:
-            return ui.wait()
-        except KeyboardInterrupt:
-            return _stop_group(ui)
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)

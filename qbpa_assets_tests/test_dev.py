@@ -38,9 +38,15 @@ def test_dev_serves_the_ui_and_stops_cleanly_on_ctrl_c(tmp_path):
     env["DAGSTER_HOME"] = str(home)
     port = free_port()
     log = tmp_path / "dev.log"
+    # A demo's results: `make dev` must leave them alone (it has its own folder, var/dev).
+    env["QBPA_DATA_DIR"] = str(tmp_path / "var")
+    env["QBPA_ENV_FILE"] = str(tmp_path / "no-such.env")
+    demo_result = tmp_path / "var" / "demo" / "inventiv_ftp" / "latestdemo" / "customer.fil"
+    demo_result.parent.mkdir(parents=True)
+    demo_result.write_bytes(b"from the demo\r\n")
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*cli, "dev", "--data-dir", str(tmp_path / "var"), "--port", str(port)],
+            [*cli, "dev", "--port", str(port)],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -81,6 +87,26 @@ def test_dev_serves_the_ui_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert {"jobName": "nightly_master_data_job", "status": "SUCCESS"} in runs["runsOrError"][
             "results"
         ]
+        assert demo_result.read_bytes() == b"from the demo\r\n"
+        assert (tmp_path / "var" / "dev" / "inventiv_ftp" / "latestdemo" / "customer.fil").exists()
+        # `qbpa check` on the running sandbox's settings file checks exactly this setup.
+        dev_env = tmp_path / "var" / "dev" / "qbpa.env"
+        assert dev_env.stat().st_mode & 0o077 == 0
+        check = subprocess.run(
+            [*cli, "check", "--json"],
+            cwd=REPO,
+            env={
+                **{k: v for k, v in env.items() if k != "QBPA_DATA_DIR"},
+                "QBPA_ENV_FILE": str(dev_env),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        report = json.loads(check.stdout)
+        bad = [r for r in report["results"] if r["status"] != "OK"]
+        assert check.returncode == 0 and report["ok"] and not bad, bad
+        assert str(dev_env) in report["source"]
     finally:
         started = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does

@@ -64,7 +64,8 @@ def settings_source(env=None) -> str:
     if not any(config.get(n).read(env) for n in ("QBO_CLIENT_ID", "INVENTIV_FTP_URL")):
         line += (
             " Nothing points at a company yet: `make demo` and `make dev` use their own "
-            "emulator settings, which this does not check."
+            "emulator settings, which this does not check (while `make dev` runs its sandbox: "
+            "QBPA_ENV_FILE=var/dev/qbpa.env qbpa check)."
         )
     return line
 
