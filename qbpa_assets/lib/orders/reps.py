@@ -3,7 +3,8 @@
 An order's ``REP_ID`` holds the id ``salesrep.fil`` exported (``staging.sales_reps.id``). It is
 checked like the customer and the items: a rep that is not in the staged reps, or is inactive,
 rejects the order with the reason; an empty ``REP_ID`` means "no rep" and is not a reason. Until
-``staging/sales_reps`` has been built once, reps are not checked (the import warns).
+``staging/sales_reps`` has been built for the configured source, reps are not checked (the
+import warns).
 
 How the rep travels into the QuickBooks document depends on ``QBPA_SALES_REP_SOURCE``:
 
@@ -38,8 +39,9 @@ EMPLOYEE_NOT_WRITTEN = (
     "the QuickBooks document. Use custom_field:<name> or class to carry the rep."
 )
 REPS_NOT_STAGED = (
-    "staging/sales_reps has never been built: the orders' REP_ID values are not checked. Run "
-    "nightly_master_data_job (or materialize staging/sales_reps)."
+    "staging/sales_reps has not been built for the current QBPA_SALES_REP_SOURCE yet: the "
+    "orders' REP_ID values are not checked. Run nightly_master_data_job (or materialize "
+    "staging/sales_reps)."
 )
 
 # The rules of an order's rep: branches of the validation's reasons union (:mod:`.validate`),
@@ -63,9 +65,20 @@ class RepConfigError(ValueError):
     """The rep source cannot be used with this company (the message names the variable)."""
 
 
-def reps_staged(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether ``staging.sales_reps`` exists, i.e. reps can be checked."""
-    return "sales_reps" in existing_tables(con)
+def reps_staged(con: duckdb.DuckDBPyConnection, source: RepSource | None = None) -> bool:
+    """Whether reps can be checked: ``staging.sales_reps`` exists, built for ``source``.
+
+    A table staged for another source (the setting changed since the last master-data run)
+    does not count: checking Class Ids against Employees would reject every order.
+    """
+    if "sales_reps" not in existing_tables(con):
+        return False
+    if source is None:
+        return True
+    row = con.execute(
+        "SELECT count(*) FROM staging.sales_reps WHERE source IS DISTINCT FROM ?", [source.kind]
+    ).fetchone()
+    return not (row and row[0])
 
 
 def unknown_rep_phrase(source: RepSource) -> str:
@@ -86,7 +99,7 @@ def prepare(
         RepConfigError: The custom field is not defined by the company.
     """
     log = logger or _LOG
-    if not reps_staged(con):
+    if not reps_staged(con, source):
         log.warning(REPS_NOT_STAGED)
     preferences = client.preferences() if source.kind == "custom_field" else {}
     return rep_writer(source, preferences, log)

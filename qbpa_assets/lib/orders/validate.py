@@ -142,7 +142,7 @@ def validate_orders(
         order_id → reasons, in a stable order (header reasons first, then by line).
     """
     sql, params = _VALIDATION_SQL, {"start": start, "end": end}
-    if rep_source is not None and reps.reps_staged(con):
+    if rep_source is not None and reps.reps_staged(con, rep_source):
         sql = _VALIDATION_WITH_REPS_SQL
         params["rep_unknown"] = reps.unknown_rep_phrase(rep_source)
     rows = con.execute(sql, params).fetchall()

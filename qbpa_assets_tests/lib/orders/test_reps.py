@@ -167,6 +167,14 @@ def test_reps_are_not_checked_before_they_are_staged(con):
     assert not [r for r in found["8"] if "rep" in r]
 
 
+def _stage_reps(con, kind: str) -> None:
+    con.execute(
+        "CREATE OR REPLACE TABLE staging.sales_reps AS SELECT *, ? AS source FROM (VALUES "
+        "('50', 'Ana Ruiz', true), ('54', 'Eli Ng', false)) AS t(id, name, active)",
+        [kind],
+    )
+
+
 @pytest.mark.parametrize(
     ("setting", "unknown"),
     [
@@ -177,11 +185,9 @@ def test_reps_are_not_checked_before_they_are_staged(con):
     ],
 )  # fmt: skip
 def test_unknown_or_inactive_rep_rejects_the_order(con, setting, unknown):
-    con.execute(
-        "CREATE TABLE staging.sales_reps AS SELECT * FROM (VALUES "
-        "('50', 'Ana Ruiz', true), ('54', 'Eli Ng', false)) AS t(id, name, active)"
-    )
-    assert reps.reps_staged(con)
+    source = parse_rep_source(setting)
+    _stage_reps(con, source.kind)
+    assert reps.reps_staged(con, source)
     found = _validate(con, setting)
     assert found == {
         "2": ["sales rep 54 (Eli Ng) is inactive in QuickBooks"],
@@ -191,6 +197,16 @@ def test_unknown_or_inactive_rep_rejects_the_order(con, setting, unknown):
     }
     # Without a rep source (the library default) reps are left alone.
     assert set(_validate(con, None)) == {"8"}
+
+
+def test_reps_staged_for_another_source_are_not_checked(con, caplog):
+    _stage_reps(con, "employee")  # then QBPA_SALES_REP_SOURCE became class
+    source = parse_rep_source("class")
+    assert reps.reps_staged(con) and not reps.reps_staged(con, source)
+    assert set(_validate(con, "class")) == {"8"}
+    caplog.set_level("WARNING", logger=reps.__name__)
+    reps.prepare(con, _Client({}), source)
+    assert [r.getMessage() for r in caplog.records] == [reps.REPS_NOT_STAGED]
 
 
 class _Client:
