@@ -56,7 +56,7 @@ class Candidate:
     """An order whose document may have to change (filled in by the engine)."""
 
     order_id: str
-    kind: str  # edit | cancel
+    kind: str  # edit | cancel | withdraw (a reject cancelled) | reopen (a withdrawn one is back)
     qbo_id: str
     order_hash: str | None
     modified_at: datetime | None
@@ -94,14 +94,15 @@ def find_candidates(
     ).fetchone()
     rows = con.execute(
         f"""SELECT l.order_id, l.qbo_id, l.order_hash, l.source_modified_at, l.updated_at,
-                   c.action, c.order_hash, c.source_modified_at
+                   c.action, c.order_hash, c.source_modified_at, l.status, c.qbo_id
             FROM quickbooks.sales_orders l LEFT JOIN {TABLE} c USING (order_id)
-            WHERE l.order_date >= ? AND l.order_date < ? AND list_contains(?, l.status)
-              AND l.qbo_id IS NOT NULL""",
+            WHERE l.order_date >= ? AND l.order_date < ?
+              AND (l.status = 'rejected'
+                   OR (list_contains(?, l.status) AND l.qbo_id IS NOT NULL))""",
         [start, end, list(DONE)],
     ).fetchall()
     out: list[Candidate] = []
-    for oid, qbo_id, lhash, lmod, lupdated, action, chash, cmod in rows:
+    for oid, qbo_id, lhash, lmod, lupdated, action, chash, cmod, status, cqbo in rows:
         current = window.get(oid)
         # A vanished order counts only when the window was copied after the ledger row was
         # written and still holds other orders (an empty or stale copy proves nothing).
@@ -111,9 +112,21 @@ def find_candidates(
             and newest_copy is not None
             and (lupdated is None or newest_copy > lupdated)
         )
+        if status == "rejected":
+            # Never in QuickBooks: a cancellation only closes the reject (no request); an order
+            # that comes back is an open reject again.
+            if (oid in cancelled or gone) and action not in FINAL_CANCEL:
+                out.append(Candidate(oid, "withdraw", "", lhash, lmod))
+            elif current is not None and oid not in cancelled and action in FINAL_CANCEL:
+                out.append(Candidate(oid, "reopen", "", lhash, lmod))
+            continue
         if oid in cancelled or gone:
             if action not in FINAL_CANCEL:
                 out.append(Candidate(oid, "cancel", str(qbo_id), lhash, lmod))
+            continue
+        if action == "cancelled" and cqbo is None:
+            # Withdrawn while rejected, then back and created: its cancellation no longer holds.
+            out.append(Candidate(oid, "reopen", "", lhash, lmod))
             continue
         if current is None:
             continue
@@ -125,6 +138,12 @@ def find_candidates(
             continue
         out.append(Candidate(oid, "edit", str(qbo_id), new_hash, new_mod))
     return sorted(out, key=lambda c: order_sort_key(c.order_id))
+
+
+def forget(con: duckdb.DuckDBPyConnection, order_ids: Sequence[str]) -> None:
+    """Drop the recorded change of these orders (a withdrawn reject that came back)."""
+    if order_ids:
+        con.execute(f"DELETE FROM {TABLE} WHERE list_contains(?, order_id)", [list(order_ids)])
 
 
 def record(con: duckdb.DuckDBPyConnection, entity: str, changes: Sequence[Change]) -> None:

@@ -33,7 +33,14 @@ import duckdb
 
 from qbpa_assets.lib.orders import followup
 from qbpa_assets.lib.orders.batches import item_batch_id
-from qbpa_assets.lib.orders.changes import Candidate, Change, ensure_table, find_candidates, record
+from qbpa_assets.lib.orders.changes import (
+    Candidate,
+    Change,
+    ensure_table,
+    find_candidates,
+    forget,
+    record,
+)
 from qbpa_assets.lib.orders.ledger import ensure_ledger
 from qbpa_assets.lib.orders.mapping import resolve_mapping
 from qbpa_assets.lib.orders.payloads import map_orders
@@ -203,6 +210,20 @@ def apply_changes(
     candidates = find_candidates(con, start, end, cancelled or set(), target.vanished_is_cancelled)
     if not candidates:
         return result
+    forget(con, [c.order_id for c in candidates if c.kind == "reopen"])
+    for c in candidates:
+        if c.kind == "withdraw":
+            result.changes.append(
+                Change(
+                    c.order_id,
+                    "cancelled",
+                    "cancelled in PocketAdvantage before it reached QuickBooks",
+                    None,
+                    c.order_hash,
+                    c.modified_at,
+                )
+            )
+    candidates = [c for c in candidates if c.kind in ("edit", "cancel")]
     edits = [c for c in candidates if c.kind == "edit"]
     if edits and not target.apply_edits:
         for c in edits:

@@ -70,8 +70,8 @@ FROM quickbooks.sales_orders l
 LEFT JOIN {followup.TABLE} f ON f.qbo_entity = l.qbo_entity AND f.qbo_id = l.qbo_id
 LEFT JOIN {changes.TABLE} c ON c.order_id = l.order_id
 CROSS JOIN LATERAL (SELECT CASE
-    WHEN l.status = 'rejected' THEN 'rejected'
     WHEN c.action IN ('cancelled', 'cancel_reported') THEN 'cancelled'
+    WHEN l.status = 'rejected' THEN 'rejected'
     WHEN l.qbo_entity = 'Invoice' AND NOT coalesce(f.voided OR f.deleted, false) THEN 'invoiced'
     WHEN f.invoice_id IS NOT NULL OR f.txn_status = 'Converted' THEN 'invoiced'
     WHEN f.deleted OR f.voided OR f.txn_status IN ('Closed', 'Rejected') THEN 'closed'

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from qbpa_assets.lib.inventiv.db import InventivDb
-from qbpa_assets.lib.orders import changes, edits, followup, status
+from qbpa_assets.lib.orders import changes, edits, followup, rejects, status
 from qbpa_assets.lib.orders.copy import copy_orders
 from qbpa_assets.lib.orders.importer import import_orders
 from qbpa_assets.lib.orders.mapping import load_order_mapping
@@ -448,3 +448,29 @@ def test_documents_closed_or_deleted_in_quickbooks_show_as_closed(env) -> None:
     assert table["1"][2] == "closed" and "is Rejected in QuickBooks" in table["1"][3]
     assert table["2"][2] == "closed" and "deleted in QuickBooks" in table["2"][3]
     assert table["3"][2] == "created"
+
+
+def test_a_rejected_order_cancelled_in_pocketadvantage_is_no_longer_an_open_reject(env) -> None:
+    env.db.insert_orders([env.order(1), env.order(2, customer_id="424242")])
+    env.run()
+    assert [r.order_id for r in rejects.open_rejects(env.con)] == ["2"]
+    env.db.execute("DELETE FROM ORDER_LINES WHERE ORDER_ID = ?", 2)
+    env.db.execute("DELETE FROM ORDERS WHERE ORDER_ID = ?", 2)
+    env.emu.reset_request_log()
+    (withdrawn,) = env.run().by_action("cancelled")
+    assert withdrawn.order_id == "2" and not env.requests("batch")
+    assert rejects.open_rejects(env.con) == []
+    env.flush()
+    row = env.status_table()["2"]
+    assert row[2] == "cancelled" and "before it reached QuickBooks" in row[3]
+    # Back in PocketAdvantage (still wrong): an open reject again.
+    env.db.insert_orders([env.order(2, customer_id="424242")])
+    env.run()
+    assert [r.order_id for r in rejects.open_rejects(env.con)] == ["2"]
+    env.flush()
+    assert env.status_table()["2"][2] == "rejected"
+    # Fixed there: created, and its status follows.
+    env.db.update_order(2, CUSTOMER_ID=env.customers[0])
+    env.run()
+    env.flush()
+    assert env.status_table()["2"][2] == "created"
