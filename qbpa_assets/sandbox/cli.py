@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from qbpa_assets.sandbox.company import generate_company
-from qbpa_assets.sandbox.emulator import Emulator
+from qbpa_assets.sandbox.emulator import Emulator, client_env
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="seconds a refresh token lives (x_refresh_token_expires_in; default 101 days)",
+    )
+    serve.add_argument(
+        "--env",
+        action="store_true",
+        help="print the settings as qbpa.env lines (KEY=value) instead of one JSON line",
     )
     return parser
 
@@ -75,7 +80,12 @@ def serve(args: argparse.Namespace) -> int:
     try:
         with emu:
             # One JSON line on stdout is the whole interface: the caller reads it and goes.
-            sys.stdout.write(json.dumps(emu.connection_info()) + "\n")
+            # --env: the QBO_* settings in the form of qbpa.env, to paste into that file.
+            if args.env:
+                lines = [f"{k}={v}" for k, v in client_env(emu.connection_info()).items()]
+                sys.stdout.write("\n".join(lines) + "\n")
+            else:
+                sys.stdout.write(json.dumps(emu.connection_info()) + "\n")
             sys.stdout.flush()
             while not stop.wait(0.5):
                 pass

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
+
+import pytest
 
 from qbpa_assets import config
 from qbpa_assets.lib.envfile import read_env_file
@@ -73,3 +76,25 @@ def test_env_file_format(tmp_path):
     path = tmp_path / "x.env"
     path.write_text("A=1\n  export B = two words \n#C=3\nD='q'\nnot an assignment\n")
     assert read_env_file(path) == {"A": "1", "B": "two words", "D": "q"}
+
+
+@pytest.mark.e2e
+def test_sandbox_serve_prints_a_qbpa_env_that_qbpa_check_accepts(tmp_path):
+    """`qbpa sandbox serve --env` prints qbpa.env lines; qbpa reads them from the file."""
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "qbpa_assets.cli", "sandbox", "serve", "--env"]
+        + ["--customers", "5", "--items", "5", "--invoices", "5", "--workdir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = [serve.stdout.readline().strip() for _ in range(7)]
+        assert all(re.fullmatch(r"QBO_[A-Z_]+=\S+", line) for line in lines), lines
+        env_file = tmp_path / "qbpa.env"
+        env_file.write_text("\n".join(lines) + f"\nQBPA_DATA_DIR={tmp_path / 'var'}\n")
+        out = _qbpa("check", "--only", "quickbooks", cwd=tmp_path, QBPA_ENV_FILE=str(env_file))
+        assert out.returncode == 0, out.stdout[-3000:]
+        assert str(env_file) in out.stdout and "FAIL" not in out.stdout
+    finally:
+        serve.terminate()
+        serve.wait(timeout=10)
