@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyodbc
 import pytest
 
 from qbpa_assets.lib.inventiv.db import InventivDb
@@ -393,14 +394,16 @@ def test_status_mapping_errors_name_the_file(tmp_path) -> None:
         status_target(bad)
 
 
-def test_status_into_the_users_own_order_table(sqlite_odbc_db, fresh_emulator, tmp_path) -> None:
-    env = _env(fresh_emulator, sqlite_odbc_db, tmp_path)
+def test_status_into_the_users_own_order_table(inventiv_odbc, fresh_emulator, tmp_path) -> None:
+    env = _env(fresh_emulator, inventiv_odbc, tmp_path)
     env.db.execute("ALTER TABLE ORDERS ADD COLUMN QBO_STATUS VARCHAR(16)")
     mapping = tmp_path / "orders.toml"
+    # ORDER_ID is an integer column: the text order id is cast (PostgreSQL does not compare
+    # integer = varchar by itself).
     mapping.write_text(
         Path(env.mapping_path).read_text(encoding="utf-8")
         + '\n[status]\nupdate_sql = "UPDATE ORDERS SET QBO_STATUS = :status '
-        'WHERE ORDER_ID = :order_id"\n',
+        'WHERE ORDER_ID = CAST(:order_id AS INTEGER)"\n',
         encoding="utf-8",
     )
     env.mapping_path = str(mapping)
@@ -409,8 +412,8 @@ def test_status_into_the_users_own_order_table(sqlite_odbc_db, fresh_emulator, t
     assert env.flush().written == 2
     rows = dict(env.db.execute("SELECT ORDER_ID, QBO_STATUS FROM ORDERS"))
     assert {str(k): v for k, v in rows.items()} == {"1": "created", "2": "rejected"}
-    tables = env.db.execute("SELECT name FROM sqlite_master WHERE name = 'QBPA_ORDER_STATUS'")
-    assert not tables  # no table of qbpa's own when the mapping points elsewhere
+    with pytest.raises(pyodbc.Error):  # no table of qbpa's own when the mapping points elsewhere
+        env.db.execute("SELECT COUNT(*) FROM QBPA_ORDER_STATUS")
 
 
 def test_invoice_target_is_invoiced_at_once_and_a_cancellation_voids_it(env) -> None:
