@@ -477,3 +477,24 @@ def test_a_rejected_order_cancelled_in_pocketadvantage_is_no_longer_an_open_reje
     env.run()
     env.flush()
     assert env.status_table()["2"][2] == "created"
+
+
+def test_a_write_failing_midway_commits_nothing_and_is_retried(
+    postgres_odbc_factory, fresh_emulator, tmp_path
+) -> None:
+    env = _env(fresh_emulator, postgres_odbc_factory(), tmp_path)
+    # A hand-made table whose STATUS is too narrow for 'rejected': the second row fails.
+    env.db.execute(
+        "CREATE TABLE QBPA_ORDER_STATUS (ORDER_ID VARCHAR(64) PRIMARY KEY, QBO_ID VARCHAR(32), "
+        "QBO_DOC_NUMBER VARCHAR(32), STATUS VARCHAR(7), MESSAGE VARCHAR(4000), "
+        "INVOICE_DOC_NUMBER VARCHAR(32), UPDATED_AT TIMESTAMP)"
+    )
+    env.db.insert_orders([env.order(1), env.order(2, customer_id="424242")])
+    env.run()
+    failed = env.flush()
+    assert failed.error and failed.pending == 2
+    assert env.db.count("QBPA_ORDER_STATUS") == 0  # the first row was rolled back too
+    assert env.db.password not in failed.error
+    env.db.execute("ALTER TABLE QBPA_ORDER_STATUS ALTER COLUMN STATUS TYPE VARCHAR(16)")
+    assert env.flush().written == 2
+    assert {r[2] for r in env.status_table().values()} == {"created", "rejected"}
