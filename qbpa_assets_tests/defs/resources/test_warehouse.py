@@ -74,3 +74,33 @@ def test_a_lock_held_too_long_fails_with_duckdbs_error(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "allowed"),
+    [
+        ("QBPA_TIMEZONE", "Nowhere/Bogus", "IANA time zone"),
+        ("QBPA_PARTITION_START", "garbage", "YYYY-MM-DD"),
+        ("QBPA_DUCKDB_MEMORY_LIMIT", "lots", "512MB"),
+        ("QBO_SALES_ORDER_ENTITY", "SalesOrder", "SalesReceipt"),
+        ("QBPA_SALES_REP_SOURCE", "custom_field:", "custom_field"),
+    ],
+)
+def test_a_run_with_a_bad_setting_fails_naming_the_variable(
+    monkeypatch, tmp_path, name, bad, allowed
+):
+    """The resources built from the declarations check their values when a run starts."""
+    import dagster as dg
+
+    from qbpa_assets import config
+    from qbpa_assets.defs.resources import build_resources
+
+    monkeypatch.setenv("QBPA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv(name, bad)
+    resources = build_resources()  # building them (definitions load) never raises
+    with pytest.raises(dg.DagsterResourceFunctionError) as err:
+        with dg.build_resources(resources):
+            pass
+    cause = err.value.__cause__
+    assert isinstance(cause, config.ConfigError), err.value
+    assert cause.variable == name and name in str(cause) and allowed in str(cause)
