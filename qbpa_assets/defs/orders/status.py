@@ -27,15 +27,13 @@ from qbpa_assets.lib.orders.rejects import fingerprint, open_rejects, rejects_ta
 from qbpa_assets.lib.orders.status_sql import status_target
 
 REJECT_COLUMNS = ["day", "order id", "order no", "reasons"]
+ALREADY = "alerted already today"
 
 
 def _previous(context: dg.AssetExecutionContext) -> dict[str, object]:
     event = context.instance.get_latest_materialization_event(SALES_ORDER_STATUS)
     mat = event.asset_materialization if event else None
     return {k: getattr(v, "value", v) for k, v in (mat.metadata if mat else {}).items()}
-
-
-ALREADY = "alerted already today"
 
 
 def _alert_open_rejects(
