@@ -64,7 +64,14 @@ def _reset(data_dir: Path) -> None:
 
 
 def demo_environment(data_dir: Path, emulator_env: dict[str, str], db_connection: str) -> dict:
-    """Every variable the code location reads, pointed at the emulator and local folders."""
+    """Every variable the code location reads, pointed at the emulator and local folders.
+
+    Raises:
+        SystemExit: A variable of the environment the demo keeps (e.g. ``QBPA_TIMEZONE``) holds
+            a value the runs would refuse; the message names it and its allowed values.
+    """
+    from qbpa_assets import config
+
     env = dict(emulator_env)
     env.update(
         {
@@ -78,6 +85,10 @@ def demo_environment(data_dir: Path, emulator_env: dict[str, str], db_connection
         "QBPA_PARTITION_START",
         os.environ.get("QBPA_PARTITION_START") or (date.today() - timedelta(days=60)).isoformat(),
     )
+    # The demo's own values win; anything else comes from the environment, judged as a run would.
+    problems = config.problems({**os.environ, **env})
+    if problems:
+        raise SystemExit("qbpa demo: " + "; ".join(str(p) for p in problems))
     return env
 
 

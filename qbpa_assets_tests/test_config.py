@@ -116,3 +116,17 @@ def test_the_example_env_file_documents_every_variable():
             assert config.problems({name: filled}) == [], name
             if config.get(name).secret:
                 assert value.startswith("<") and value.endswith(">"), name
+
+
+def test_the_demo_sets_only_declared_variables_and_refuses_a_bad_one(tmp_path, monkeypatch):
+    from qbpa_assets.demo import demo_environment
+
+    for name in config.BY_NAME:
+        monkeypatch.delenv(name, raising=False)
+    emulator = {"QBO_CLIENT_ID": "cid", "QBO_API_BASE_URL": "https://127.0.0.1:1/v3"}
+    env = demo_environment(tmp_path, emulator, "Driver=SQLite3;Database=/x")
+    assert set(env) <= set(config.BY_NAME), sorted(set(env) - set(config.BY_NAME))
+    assert config.problems(env) == []
+    monkeypatch.setenv("QBPA_TIMEZONE", "Nowhere/Bogus")
+    with pytest.raises(SystemExit, match="QBPA_TIMEZONE is invalid"):
+        demo_environment(tmp_path, emulator, "Driver=SQLite3;Database=/x")
