@@ -99,7 +99,7 @@ def test_invoices_upsert_keeps_the_newest_and_records_tombstones(
     assert rows[2][2:5] == (True, "1001", "Deleted") and str(rows[2][5]) == "2026-11-02"
 
 
-def test_a_fault_in_a_page_fails_the_load_and_changes_nothing(con, tmp_path, monkeypatch):
+def test_a_fault_in_a_page_fails_the_load_naming_the_file(con, tmp_path, monkeypatch):
     monkeypatch.setattr(raw, "PAGES_PER_STATEMENT", 1)
     good = page(tmp_path, "good.json", "Invoice", [inv("1", "0")])
     raw.upsert_invoices(con, [good])
@@ -107,10 +107,27 @@ def test_a_fault_in_a_page_fails_the_load_and_changes_nothing(con, tmp_path, mon
     faulty.write_text(json.dumps({"Fault": {"Error": [{"code": "3001"}], "type": "Throttle"}}))
     later = page(tmp_path, "later.json", "Invoice", [inv("1", "9", "NEW")])
     with pytest.raises(duckdb.Error, match="faulty.json holds a Fault"):
-        raw.upsert_invoices(con, [later, faulty])  # the fault is in the second batch
+        raw.upsert_invoices(con, [faulty, later])
     assert con.execute("SELECT sync_token FROM quickbooks.invoices").fetchall() == [("0",)]
+
+    # A list table is replaced in one transaction: a fault on its last page keeps it whole.
+    raw.replace_list_table(con, "Customer", [page(tmp_path, "c.json", "Customer", [cust("7")])])
+    fresh = page(tmp_path, "c2.json", "Customer", [cust("8")])
     with pytest.raises(duckdb.Error, match="holds a Fault"):
-        raw.replace_list_table(con, "Customer", [faulty])
+        raw.replace_list_table(con, "Customer", [fresh, faulty])
+    assert con.execute("SELECT id FROM quickbooks.customers").fetchall() == [("7",)]
+
+
+def test_invoice_batches_are_committed_one_by_one(con, tmp_path, monkeypatch):
+    """Memory is bounded by a batch: each one is its own transaction (upserts are idempotent)."""
+    monkeypatch.setattr(raw, "PAGES_PER_STATEMENT", 1)
+    first = page(tmp_path, "p1.json", "Invoice", [inv("1", "0")])
+    faulty = tmp_path / "faulty.json"
+    faulty.write_text('{"Fault":{"Error":[{"code":"10000"}]}}')
+    with pytest.raises(duckdb.Error):
+        raw.upsert_invoices(con, [first, faulty])
+    assert con.execute("SELECT id FROM quickbooks.invoices").fetchall() == [("1",)]
+    assert raw.upsert_invoices(con, [first]) == (1, 0)  # the re-run completes it
 
 
 def test_a_page_short_of_its_max_results_fails_the_load(con, tmp_path):
