@@ -56,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"qbpa: unknown command {name!r}\n\n{usage()}\n")
         return 2
     from qbpa_assets import config
+    from qbpa_assets.lib.envfile import load_env_file
 
-    config.load_env_file()
+    load_env_file(config.env_file_path())
     module_name, func_name, _ = COMMANDS[name]
     func = getattr(importlib.import_module(module_name), func_name)
     return int(func(rest) or 0)

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qbpa_assets.lib import validators
-from qbpa_assets.lib.envfile import read_env_file
 from qbpa_assets.lib.master_data.rep_source import parse_rep_source
 
 README_SECTION = "the Configuration section of README.md"
@@ -410,31 +409,3 @@ def check_values(values: Mapping[str, object]) -> None:
 def env_file_path(env: Mapping[str, str] | None = None) -> Path:
     """The environment file ``qbpa`` reads: ``QBPA_ENV_FILE``, default ``./qbpa.env``."""
     return Path(str(value_or_default("QBPA_ENV_FILE", env))).expanduser()
-
-
-def load_env_file(env: dict[str, str] | None = None) -> Path | None:
-    """Read ``QBPA_ENV_FILE`` (default ``./qbpa.env``) into ``env``; variables already set win.
-
-    Returns:
-        The file read, or None when there is none.
-    """
-    env = os.environ if env is None else env
-    path = env_file_path(env)
-    if not path.is_file():
-        return None
-    for key, raw in read_env_file(path).items():
-        env.setdefault(key, raw)
-    return path.resolve()
-
-
-def markdown_table() -> str:
-    """The README's configuration table, generated from the declarations."""
-    lines = [
-        "| variable | meaning | allowed values | default | secret |",
-        "|---|---|---|---|---|",
-    ]
-    for v in VARIABLES:
-        default = f"`{v.default}`" if v.default is not None else ""
-        secret = "yes" if v.secret else ""
-        lines.append(f"| `{v.name}` | {v.meaning} | {v.allowed} | {default} | {secret} |")
-    return "\n".join(lines)

@@ -9,6 +9,7 @@ import pytest
 
 from qbpa_assets import config
 from qbpa_assets.lib.envfile import read_env_file
+from qbpa_assets.ops_cli.show_config import readme_table
 
 REPO = Path(__file__).resolve().parents[1]
 # A variable read from the environment anywhere in the package: os.environ.get("X"),
@@ -30,7 +31,7 @@ def test_readme_table_equals_the_declarations():
     table = _readme_table()
     documented = re.findall(r"^\| `([A-Z0-9_]+)` \|", table, flags=re.M)
     assert documented == [v.name for v in config.VARIABLES]
-    assert table == config.markdown_table(), (
+    assert table == readme_table(), (
         "README's Configuration table differs from qbpa_assets/config.py: paste the output "
         "of `qbpa config --markdown`"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -31,3 +32,17 @@ def read_env_file(path: Path) -> dict[str, str]:
                 raw = raw[1:-1]
             values[key] = raw
     return values
+
+
+def load_env_file(path: Path, env: dict[str, str] | None = None) -> Path | None:
+    """Read ``path`` into ``env`` (default ``os.environ``); variables already set win.
+
+    Returns:
+        The file read (resolved), or None when there is none.
+    """
+    env = os.environ if env is None else env
+    if not Path(path).is_file():
+        return None
+    for key, raw in read_env_file(path).items():
+        env.setdefault(key, raw)
+    return Path(path).resolve()

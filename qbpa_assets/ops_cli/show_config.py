@@ -14,6 +14,19 @@ from qbpa_assets.lib.envfile import read_env_file
 from qbpa_assets.lib.redact import Redactor
 
 
+def readme_table() -> str:
+    """The README's configuration table, generated from the declarations."""
+    lines = [
+        "| variable | meaning | allowed values | default | secret |",
+        "|---|---|---|---|---|",
+    ]
+    for v in config.VARIABLES:
+        default = f"`{v.default}`" if v.default is not None else ""
+        secret = "yes" if v.secret else ""
+        lines.append(f"| `{v.name}` | {v.meaning} | {v.allowed} | {default} | {secret} |")
+    return "\n".join(lines)
+
+
 def rows(env=None) -> list[tuple[str, str, str, str]]:
     """``(variable, shown value, source, status)`` of every declared variable."""
     env = os.environ if env is None else env
@@ -48,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.markdown:
-        sys.stdout.write(config.markdown_table() + "\n")
+        sys.stdout.write(readme_table() + "\n")
         return 0
     table = rows()
     widths = [max(len(r[i]) for r in table) for i in range(3)]

@@ -13,6 +13,7 @@ import pytest
 
 from qbpa_assets import config
 from qbpa_assets.lib.envfile import read_env_file
+from qbpa_assets.ops_cli.show_config import readme_table
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,7 +70,7 @@ def test_a_placeholder_left_from_the_example_is_an_error():
 
 def test_config_markdown_prints_the_readme_table(tmp_path):
     out = _qbpa("config", "--markdown", cwd=tmp_path)
-    assert out.returncode == 0 and out.stdout.strip() == config.markdown_table()
+    assert out.returncode == 0 and out.stdout.strip() == readme_table()
 
 
 def test_env_file_format(tmp_path):
