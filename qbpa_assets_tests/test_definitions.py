@@ -199,7 +199,8 @@ with dg.build_resources(dict(d.resources)) as r:
             use()
         except Exception as exc:
             print(type(exc).__name__, "|", str(exc).splitlines()[0])
-ctx = dg.build_sensor_context(resources={"inventiv_db": d.resources["inventiv_db"]})
+ctx = dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(),
+                              resources={"inventiv_db": d.resources["inventiv_db"]})
 print("sensor |", inventiv_new_orders_sensor(ctx).skip_reason.skip_message)
 """
     out = _python(code, tmp_path)
