@@ -192,3 +192,22 @@ def test_employee_source_validates_the_rep_and_says_once_why_it_is_not_written(
     assert set(estimates) == {"PA-1", "PA-2"}
     assert not any(e.get("CustomField") or e.get("ClassRef") for e in estimates.values())
     assert said.count(reps.EMPLOYEE_NOT_WRITTEN) == 1
+
+
+def test_an_edited_rep_reaches_the_estimate_and_an_unknown_one_is_refused(
+    fresh_emulator, sqlite_odbc_db, warehouse, data_dir
+):
+    emu, db, resources = _stack(fresh_emulator, sqlite_odbc_db, warehouse, data_dir, "class")
+    active = [c for c in emu.entities("Class") if c.get("Active", True)]
+    company = emu.company
+    db.insert_orders([_order(company, 1, active[0]["Id"]), _order(company, 2, active[0]["Id"])])
+    assert _import(resources)["created"] == 2
+
+    db.update_order(1, REP_ID=active[1]["Id"])  # the rep changed in PocketAdvantage
+    db.update_order(2, REP_ID="R9")  # … and to a rep QuickBooks does not know
+    edited = _import(resources)["edited_orders"]
+    assert "| 1 | updated |" in edited
+    assert "| 2 | invalid |" in edited and "not applied: sales rep R9" in edited
+    estimates = _estimates(emu)
+    assert estimates["PA-1"]["ClassRef"]["value"] == active[1]["Id"]
+    assert estimates["PA-2"]["ClassRef"]["value"] == active[0]["Id"]  # left as it was

@@ -118,7 +118,16 @@ def sales_orders(
             )
             # Edits and cancellations of orders already in QuickBooks (issue 13).
             edits_meta = apply_order_changes(
-                context, con, client, inventiv_db, mapping, target, start, end, entity
+                context,
+                con,
+                client,
+                inventiv_db,
+                mapping,
+                target,
+                start,
+                end,
+                entity,
+                rep_source=qbpa.rep_source,
             )
             still_open = open_rejects(con)
     rejects_md = rejects_markdown(result)

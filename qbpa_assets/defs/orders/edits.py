@@ -15,6 +15,7 @@ import duckdb
 
 from qbpa_assets.defs.resources.inventiv_db import InventivDbResource
 from qbpa_assets.lib.markdown import markdown_table
+from qbpa_assets.lib.master_data.rep_source import RepSource
 from qbpa_assets.lib.orders.changes import cancelled_order_ids
 from qbpa_assets.lib.orders.edits import apply_changes
 from qbpa_assets.lib.orders.mapping import OrderMapping
@@ -36,6 +37,7 @@ def apply_order_changes(
     start: date,
     end: date,
     entity: str,
+    rep_source: RepSource | None = None,
 ) -> dict[str, Any]:
     """Apply the window's edits and cancellations; return the metadata to report."""
     cancelled: set[str] = set()
@@ -52,6 +54,7 @@ def apply_order_changes(
         mapping=mapping,
         cancelled=cancelled,
         logger=context.log,
+        rep_source=rep_source,
     )
     return {
         "edits": dg.MetadataValue.json(result.counts()),

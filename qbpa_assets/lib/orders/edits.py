@@ -31,7 +31,8 @@ from typing import Any
 
 import duckdb
 
-from qbpa_assets.lib.orders import followup
+from qbpa_assets.lib.master_data.rep_source import RepSource
+from qbpa_assets.lib.orders import followup, reps
 from qbpa_assets.lib.orders.batches import item_batch_id
 from qbpa_assets.lib.orders.changes import (
     Candidate,
@@ -180,6 +181,7 @@ def apply_changes(
     cancelled: set[str] | None = None,
     logger: Any = None,
     after_batch: Any = None,
+    rep_source: RepSource | None = None,
 ) -> EditResult:
     """Apply the window's edits and cancellations to QuickBooks, exactly once.
 
@@ -196,6 +198,8 @@ def apply_changes(
         logger: Where to report; module logger if None.
         after_batch: ``after_batch(index, responses)`` right after QuickBooks answered a batch
             and before anything is recorded (crash tests).
+        rep_source: Where sales reps come from: an edited order's ``REP_ID`` is re-validated
+            and written like a new order's (:mod:`.reps`); None leaves reps alone.
 
     Returns:
         EditResult.
@@ -239,8 +243,12 @@ def apply_changes(
                 )
             )
         candidates = [c for c in candidates if c.kind != "edit"]
-    reasons = validate_orders(con, start, end) if edits else {}
+    reasons = validate_orders(con, start, end, rep_source) if edits else {}
     mapped = map_orders(con, mapping, {c.order_id: c.order_hash or "" for c in edits})
+    if edits and rep_source is not None and rep_source.kind != "employee":
+        # The import already said why Employees are not written; say nothing twice.
+        prefs = client.preferences() if rep_source.kind == "custom_field" else {}
+        reps.write_reps(con, reps.rep_writer(rep_source, prefs, logger), mapped.payloads)
     for order_id, problems in mapped.rejects.items():
         reasons.setdefault(order_id, []).extend(problems)
     payloads = mapped.payloads
