@@ -52,7 +52,8 @@ def _crash_after_first_batch(index: int, responses: list[dict]) -> None:
 
 def test_duplicate_order_number_is_rejected_naming_the_first_order(env: Env) -> None:
     first = env.order(7, order_no="PA-DUP", n_lines=1)
-    second = env.order(8, order_no="PA-DUP", n_lines=3)
+    # Same customer: today's look-up would take order 7's Estimate for order 8's and adopt it.
+    second = env.order(8, order_no="PA-DUP", n_lines=3, customer_id=first.customer_id)
     env.db.insert_orders([first, second, env.order(9)])
     result = env.run()
     assert sorted(r.order_id for r in result.created) == ["7", "9"]
