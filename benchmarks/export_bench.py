@@ -143,14 +143,15 @@ def _staging_modules():
 
 def run_ours(data_dir: Path, out: Path) -> dict:
     """The production path: the warehouse resource's connection and what the assets run."""
+    from qbpa_assets.defs.resources import resource_values
     from qbpa_assets.defs.resources.warehouse import WarehouseResource
     from qbpa_assets.lib.mappings import load_layout
     from qbpa_assets.lib.warehouse.filwriter import write_fil
 
     customers, invoices = _staging_modules()
-    warehouse = WarehouseResource(
-        data_dir=str(data_dir), memory_limit=os.environ.get("QBPA_DUCKDB_MEMORY_LIMIT") or None
-    )
+    # Built as the Definitions build it (declared defaults, QBPA_DUCKDB_MEMORY_LIMIT when set).
+    values = resource_values("warehouse", resolved=True)
+    warehouse = WarehouseResource(**{**values, "data_dir": str(data_dir)})
     cust_layout, inv_layout = load_layout("customer.fil"), load_layout("invoice.fil")
     started, cpu_started = time.perf_counter(), time.process_time()
     with warehouse.get_connection() as con:
@@ -232,7 +233,16 @@ def _bench_size(args: argparse.Namespace, lines: int, work: Path) -> dict:
     invoices = lines // args.lines_per_invoice
     raw_db = work / "raw.duckdb"
     raw_db.unlink(missing_ok=True)
-    gen = generate(raw_db, invoices, args.lines_per_invoice, args.customers)
+    # Generated in a child process: a child's ru_maxrss starts at its parent's RSS when it is
+    # forked, so a parent grown by DuckDB's generation would inflate every side's peak RSS.
+    started = time.perf_counter()
+    gen_args = [str(raw_db), str(invoices), str(args.lines_per_invoice), str(args.customers)]
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.export_bench", "--generate", *gen_args],
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    gen = time.perf_counter() - started
     print(
         f"\n## {lines:,} invoice lines ({invoices:,} invoices x {args.lines_per_invoice}) + "
         f"{args.customers:,} customers: generated in {gen:.1f} s, "
@@ -325,7 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--child-memory-limit", help=argparse.SUPPRESS)
+    p.add_argument("--generate", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.generate:
+        db, invoices, lines, customers = args.generate
+        generate(Path(db), int(invoices), int(lines), int(customers))
+        return 0
     if args.child:
         _child(args.child, args.data_dir, args.out, args.child_memory_limit)
         return 0

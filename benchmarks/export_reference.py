@@ -2,9 +2,9 @@ r"""The export benchmark's reference: the same two files in plain DuckDB, as lea
 
 Raw table → a minimal persisted staged table (one ``json_transform`` with only the keys the file
 needs, lines unnested with their position) → one ``COPY`` per file that cleans the free-text
-columns (each run of tabs/CRs/LFs → one space, outer blanks trimmed), formats dates and
-timestamps, and sorts by the numeric id (and line position). Numbers are written as QuickBooks
-sent them (the JSON text), like the default layouts' ``*_text`` columns.
+columns (each run of tabs/CRs/LFs → one space, outer blanks trimmed; clean values untouched),
+formats dates and timestamps, and sorts by the numeric id (and line position). Numbers are
+written as QuickBooks sent them (the JSON text), like the default layouts' ``*_text`` columns.
 
 It handles the line kind the generated invoices hold (top-level sales lines) and the default
 sales-rep source (Employees: no rep on a transaction, an empty SALESREP_ID); the production
@@ -165,7 +165,14 @@ def run(db: Path, out: Path, start: datetime, end: datetime, memory_limit: str |
         con.execute("SET memory_limit = ?", [memory_limit])
         con.execute("SET temp_directory = ?", [str(db.parent / "tmp")])
     con.execute("CREATE SCHEMA ref")
-    con.execute(r"CREATE TEMP MACRO cl(x) AS trim(regexp_replace(x, '[\t\r\n]+', ' ', 'g'))")
+    # The same cleaning as the production writer: a value without a tab, CR, LF or outer blank
+    # passes unchanged; the others get the regexp and the trim.
+    con.execute(
+        r"""CREATE TEMP MACRO cl(x) AS CASE
+              WHEN contains(x, chr(9)) OR contains(x, chr(13)) OR contains(x, chr(10))
+                OR starts_with(x, ' ') OR ends_with(x, ' ')
+              THEN trim(regexp_replace(x, '[\t\r\n]+', ' ', 'g')) ELSE x END"""
+    )
     con.execute(STAGE_CUSTOMERS)
     cust = con.execute(COPY_CUSTOMERS, {"path": str(out / "customer.fil")}).fetchone()[0]
     window = {"start": start, "end": end}
