@@ -1,13 +1,7 @@
-"""The one mapping loader: `.fil` layouts and the order mapping, as data.
+"""`.fil` layouts: which columns go into an export file, as data.
 
-Every mapping is a TOML file shipped in ``qbpa_assets/mappings/``; a same-named file in the
-folder given by ``QBPA_MAPPINGS_DIR`` replaces the packaged default entirely
-(:func:`mapping_path`, :func:`load_toml`). Every SQL expression a mapping holds is checked by
-:func:`check_expression` to be ONE expression before anything runs: ``x; DROP TABLE y`` is refused
-naming the file, the section and the field, and nothing is executed.
-
-A `.fil` layout names the staged table to read and lists the output columns, each a header name
-plus a DuckDB SQL expression over that table. Example::
+A layout names the staged table to read and lists the output columns, each a header name plus a
+DuckDB SQL expression over that table. Example::
 
     file_name = "customer.fil"
     source = "staging.customers"
@@ -20,18 +14,14 @@ plus a DuckDB SQL expression over that table. Example::
 Structural problems (bad TOML, unknown option, duplicate or empty column name, more than one
 expression) raise `MappingError` from `load_layout`; problems that need the database (unknown
 column, SQL error, missing source table) raise it from `Layout.validate`. Either way the message
-names the file and the column, and nothing has been written yet. The order mapping is parsed by
-``qbpa_assets.lib.orders.mapping`` through the same loader and checker.
+names the file and the column, and nothing has been written yet.
 """
 
 from __future__ import annotations
 
 import codecs
-import json
 import logging
 import re
-import threading
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -39,10 +29,16 @@ from typing import Any
 
 import duckdb
 
+from qbpa_assets.lib.mappings.expressions import check_expression
+from qbpa_assets.lib.mappings.files import (
+    MappingError,
+    first_line,
+    load_toml,
+    mapping_path,
+)
+
 logger = logging.getLogger(__name__)
 
-#: Folder of the layouts shipped with the package.
-DEFAULT_MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 
 _TOP_LEVEL_OPTIONS = frozenset(
     {
@@ -66,35 +62,6 @@ _NEWLINES = {"crlf": "\r\n", "lf": "\n", "\r\n": "\r\n", "\n": "\n"}
 # must be an identifier and never an arbitrary expression.
 _SOURCE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class MappingError(ValueError):
-    """A mapping file is invalid; the message names the file and, where known, the field.
-
-    Args:
-        file: The mapping file.
-        message: What is wrong.
-        column: The column (layouts) or field (order mapping) at fault, if known.
-        section: The TOML section of ``column`` (order mapping: ``header``, ``line``...).
-    """
-
-    def __init__(
-        self,
-        file: str | Path,
-        message: str,
-        column: str | None = None,
-        section: str | None = None,
-    ) -> None:
-        self.file = str(file)
-        self.column = column
-        self.section = section
-        if section is not None:
-            where = f"{self.file}: [{section}] " + (f"{column}: " if column is not None else "")
-        elif column is not None:
-            where = f"{self.file}: column {column!r}: "
-        else:
-            where = f"{self.file}: "
-        super().__init__(where + message)
 
 
 @dataclass(frozen=True)
@@ -175,7 +142,7 @@ class Layout:
         except duckdb.Error as exc:
             raise MappingError(
                 self.path,
-                f"source table {self.source} cannot be read: {_first_line(exc)}",
+                f"source table {self.source} cannot be read: {first_line(exc)}",
                 "source",
             ) from exc
         for column in self.columns:
@@ -184,7 +151,7 @@ class Layout:
                 con.execute(f"SELECT (\n{column.sql}\n) FROM {self.source} LIMIT 0")
             except duckdb.Error as exc:
                 raise MappingError(
-                    self.path, f"invalid SQL {column.sql!r}: {_first_line(exc)}", column.name
+                    self.path, f"invalid SQL {column.sql!r}: {first_line(exc)}", column.name
                 ) from exc
         if self.order_by:
             _check_single_expression(
@@ -195,7 +162,7 @@ class Layout:
             except duckdb.Error as exc:
                 raise MappingError(
                     self.path,
-                    f"invalid order_by {self.order_by!r}: {_first_line(exc)}",
+                    f"invalid order_by {self.order_by!r}: {first_line(exc)}",
                     "order_by",
                 ) from exc
         if self.window_column:
@@ -208,81 +175,8 @@ class Layout:
                 )
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-_PARSERS = threading.local()
-
-
-def _parser() -> duckdb.DuckDBPyConnection:
-    """An in-memory connection per thread that only parses (opening one costs ~20 ms)."""
-    if getattr(_PARSERS, "con", None) is None:
-        _PARSERS.con = duckdb.connect(":memory:")
-    return _PARSERS.con
-
-
-def check_expression(
-    path: str | Path,
-    field: str,
-    sql: str,
-    *,
-    section: str | None = None,
-    prefix: str = "SELECT",
-    error: type[MappingError] = MappingError,
-) -> None:
-    """Refuse a mapping expression that is not exactly one SQL expression.
-
-    The expression is parsed (never run) as ``SELECT (expr)``: a second statement
-    (``1); DROP TABLE t; --``), a second column (``1), (2``), a clause of its own (``1) FROM t
-    WHERE (1``), a set operation, or anything that does not parse is refused.
-
-    Args:
-        path: The mapping file (for the message).
-        field: The column or field the expression belongs to.
-        sql: The expression.
-        section: The TOML section of the field, when the file has sections.
-        prefix: ``SELECT`` for an expression; ``SELECT 1 ORDER BY`` for an ORDER BY list.
-        error: The MappingError subclass to raise (the order mapping has its own).
-
-    Raises:
-        MappingError: Naming file, section and field; nothing has been executed.
-    """
-
-    def refuse(why: str) -> MappingError:
-        return error(path, f"{sql!r} {why}; nothing was run", field, section)
-
-    plain = f"{prefix} ({sql})" if prefix == "SELECT" else f"{prefix} {sql}"
-    try:
-        if len(duckdb.extract_statements(plain)) > 1:
-            raise refuse("holds more than one SQL statement")
-    except duckdb.Error:
-        pass  # judged below, on the form with the closing parenthesis on its own line
-    wrapped = f"{prefix} (\n{sql}\n)" if prefix == "SELECT" else f"{prefix} {sql}\n"
-    parsed = _parser().execute("SELECT json_serialize_sql(?)", [wrapped]).fetchone()[0]
-    tree = json.loads(parsed)
-    if tree.get("error"):
-        raise refuse(f"is not valid SQL: {tree.get('error_message', '').splitlines()[0]}")
-    statements = tree.get("statements") or []
-    if len(statements) != 1:
-        raise refuse("holds more than one SQL statement")
-    node = statements[0].get("node") or {}
-    single = (
-        node.get("type") == "SELECT_NODE"
-        and (prefix != "SELECT" or len(node.get("select_list") or []) == 1)
-        and (node.get("from_table") or {}).get("type") == "EMPTY"
-        and not node.get("where_clause")
-        and not node.get("group_expressions")
-        and not node.get("having")
-        and not node.get("qualify")
-        and (prefix != "SELECT" or not node.get("modifiers"))
-    )
-    if not single:
-        raise refuse("must be a single SQL expression")
 
 
 def _check_single_expression(path: Path, column: str, sql: str, *, prefix: str = "SELECT") -> None:
@@ -393,44 +287,6 @@ def parse_layout(path: Path, data: dict[str, Any], *, name: str, is_override: bo
         order_by=order_by.strip() if order_by else None,
         is_override=is_override,
     )
-
-
-def mapping_path(file: str, overrides_dir: Path | str | None = None) -> tuple[Path, bool]:
-    """Return the file a mapping is read from, and whether it is an override.
-
-    Args:
-        file: The mapping's file name (``customer.fil.toml``, ``orders.toml``).
-        overrides_dir: Optional folder (``QBPA_MAPPINGS_DIR``) whose same-named file replaces
-            the packaged default.
-
-    Raises:
-        MappingError: The name is not a plain file name, or no such mapping exists.
-    """
-    if "/" in file or "\\" in file or file.startswith("."):
-        raise MappingError(file, "mapping name must be a plain file name")
-    if overrides_dir:
-        candidate = Path(overrides_dir) / file
-        if candidate.is_file():
-            return candidate, True
-    default = DEFAULT_MAPPINGS_DIR / file
-    if not default.is_file():
-        raise MappingError(default, "no such layout")
-    return default, False
-
-
-def load_toml(path: Path) -> dict[str, Any]:
-    """Parse a mapping file.
-
-    Raises:
-        MappingError: The file cannot be read or is not valid TOML (naming the file).
-    """
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise MappingError(path, f"not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise MappingError(path, f"cannot be read: {exc.strerror or exc}") from None
 
 
 def layout_path(name: str, overrides_dir: Path | str | None = None) -> tuple[Path, bool]:
