@@ -314,8 +314,9 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "QBPA_DUCKDB_MEMORY_LIMIT",
-        "optional cap on DuckDB's memory (default: 80 % of RAM)",
+        "cap on DuckDB's memory; above it DuckDB spills to `QBPA_DATA_DIR/tmp`",
         _W,
+        default="512MB",
         allowed="a size such as `512MB` or `2GB`",
         parse=validators.memory_size,
         fields=((_W, "memory_limit"),),

@@ -36,8 +36,8 @@ class WarehouseResource(dg.ConfigurableResource):
     # back to the defaults on a bad value; the warehouse re-checks both when a run starts so
     # that such a run fails naming the variable instead of running on the wrong windows.
     partition_start: str = "2026-01-01"
-    # DuckDB's buffer pool cap, e.g. "512MB" (default: DuckDB's 80 % of RAM). Lower it on a
-    # small machine: the 1,000,000-line export then trades some speed for memory.
+    # DuckDB's memory cap, e.g. "512MB" (QBPA_DUCKDB_MEMORY_LIMIT declares the default the
+    # Definitions give; None here: DuckDB's own 80 % of RAM). Beyond it DuckDB spills to tmp/.
     memory_limit: str | None = None
     lock_timeout_seconds: float = 600.0
 
@@ -89,6 +89,8 @@ class WarehouseResource(dg.ConfigurableResource):
             con.execute("SET TimeZone = ?", [self.timezone])
             if self.memory_limit:
                 con.execute("SET memory_limit = ?", [self.memory_limit])
+            # What does not fit under the limit spills here, beside the data (not to /tmp).
+            con.execute("SET temp_directory = ?", [str(self.root / "tmp")])
             yield con
         finally:
             con.close()
