@@ -9,6 +9,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -328,5 +329,10 @@ def test_dockerfile():
     assert text.startswith("#") and "FROM python:3.11-slim" in text
     for package in ("unixodbc", "libsqliteodbc", "odbc-postgresql"):
         assert package in text
-    assert "pip install ." in text and "dagster-postgres" in text
+    # dagster-postgres comes with the package's [server] extra, pinned once in pyproject.toml.
+    assert 'pip install ".[server]"' in text
+    server_extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["server"]
+    assert any(dep.startswith("dagster-postgres==") for dep in server_extra)
     assert "USER qbpa" in text
