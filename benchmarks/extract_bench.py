@@ -1,19 +1,26 @@
-"""QuickBooks extraction benchmark: our page extractor + DuckDB vs a naive python-quickbooks loop.
+"""QuickBooks extraction benchmark: the production path vs a minimal client on a warm emulator.
 
     python -m benchmarks.extract_bench [--customers 100000 --items 20000 --invoices 200000]
+        [--rounds 3] [--skip-naive] [--concurrency 4]
 
-The parent process generates the sample company and serves it with the bundled QBO emulator
-(HTTPS, real OAuth); each side then runs in its own subprocess, so that peak RSS
-(``resource.getrusage``) is per side:
+The parent process generates the sample company, serves it with the bundled QBO emulator
+(HTTPS, real OAuth) and warms it (one untimed pass of every page). Then, for each round, the
+two sides run one after the other, in alternating order, each in its own subprocess so that
+peak RSS (``ru_maxrss``) is per side:
 
-* **ours**: ``QboClient.extract_pages`` (COUNT, then 1000-row pages fetched concurrently and
-  written to disk untouched) and one DuckDB ``read_text`` + JSON ``unnest`` per entity;
-* **naive**: python-quickbooks ``Customer.where(..., start_position=n, max_results=1000)``
-  paging that builds one Python object per entity, keeps them all, and inserts
-  ``(Id, obj.to_json())`` rows into DuckDB with ``executemany``.
+* **ours** — the production path of the raw assets: ``QboClient.extract_pages`` (COUNT, then
+  1000-row pages, 4 in flight, bodies written to disk untouched, checked without being parsed
+  in Python) into the warehouse's scratch folder, then ``raw.replace_list_table`` (Customer,
+  Item) and ``raw.upsert_invoices`` (Invoice, the window holding every invoice, as a backfill
+  of the whole range runs) into the DuckDB file, opened through ``WarehouseResource``;
+* **minimal** — the floor: a ``requests`` session with 4 connections sending the same COUNT
+  and page queries with a bearer token and discarding the bodies;
+* **naive** (once, unless ``--skip-naive``) — python-quickbooks ``Customer.where(...)`` paging
+  that builds one Python object per entity and ``executemany`` into DuckDB.
 
-API requests per entity are counted from the emulator's request log and compared with the
-minimum, ``ceil(N/1000)`` pages (+1 COUNT for ours).
+Each round prints its ratio; the summary gives the medians, the API requests per entity from
+the emulator's log (the minimum is ``ceil(N/1000)`` pages + 1 COUNT) and ends with one line:
+``extract <N> entities: ours/minimal-client <r>x, ours <s> s, peak RSS <m> MB``.
 """
 
 from __future__ import annotations
@@ -24,60 +31,142 @@ import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-# entity -> WHERE; list entities hide inactive rows unless Active is filtered.
-ENTITIES = {
-    "Customer": "Active IN (true, false)",
-    "Item": "Active IN (true, false)",
-    "Invoice": None,
-}
+ALL = "Active IN (true, false)"  # list entities hide inactive rows unless Active is filtered
+LIST_ENTITIES = ("Customer", "Item")
+# The invoice window of the benchmark: wide enough to hold every generated invoice.
+WINDOW = ("2000-01-01T00:00:00+00:00", "2100-01-01T00:00:00+00:00")
+INVOICE_WHERE = (
+    f"MetaData.LastUpdatedTime >= '{WINDOW[0]}' AND MetaData.LastUpdatedTime < '{WINDOW[1]}'"
+)
+ENTITIES = {"Customer": ALL, "Item": ALL, "Invoice": INVOICE_WHERE}
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak RSS, from ``VmHWM``.
+
+    Not ``ru_maxrss``: on Linux it keeps the high-water mark of the process before ``exec``,
+    i.e. of the parent at fork time, here the emulator holding the whole company (~2 GB),
+    which every side would then report as its own.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def run_ours(workdir: Path, concurrency: int) -> dict:
-    import duckdb
+def _statements(entity: str, where: str, total: int) -> list[str]:
+    pages = max(1, math.ceil(total / 1000))
+    # A full last page makes both clients read one more (it may have grown since the COUNT).
+    if total and total % 1000 == 0:
+        pages += 1
+    return [
+        f"SELECT * FROM {entity} WHERE {where} ORDERBY Id STARTPOSITION {n * 1000 + 1} "
+        "MAXRESULTS 1000"
+        for n in range(pages)
+    ]
 
+
+def run_ours(workdir: Path, concurrency: int, memory_limit: str | None) -> dict:
+    """The production path of the raw assets (extract, then the raw loaders)."""
+    from qbpa_assets.defs.resources.warehouse import WarehouseResource
     from qbpa_assets.lib.quickbooks.client import QboClient
     from qbpa_assets.lib.quickbooks.settings import QboSettings
+    from qbpa_assets.lib.warehouse import raw
 
     settings = dataclasses.replace(
         QboSettings.from_env(data_dir=workdir), max_concurrency=concurrency
     )
+    warehouse = WarehouseResource(data_dir=str(workdir), memory_limit=memory_limit)
     out: dict = {"entities": {}}
     started = time.perf_counter()
-    con = duckdb.connect(str(workdir / "ours.duckdb"))
     with QboClient(settings) as client:
         for entity, where in ENTITIES.items():
             t0 = time.perf_counter()
-            result = client.extract_pages(entity, workdir / "pages" / entity, where=where)
-            con.execute(
-                f"CREATE OR REPLACE TABLE raw_{entity.lower()} AS "
-                "SELECT e ->> 'Id' AS id, e AS payload FROM ("
-                f"  SELECT unnest(CAST(json_extract(content, '$.QueryResponse.{entity}') "
-                "     AS JSON[])) AS e FROM read_text(?))",
-                [[str(p) for p in result.files]],
-            )
-            loaded = con.execute(f"SELECT count(*) FROM raw_{entity.lower()}").fetchone()[0]
+            with warehouse.scratch_dir(entity.lower()) as scratch:
+                result = client.extract_pages(entity, scratch, where=where)
+                fetched = time.perf_counter() - t0
+                with warehouse.get_connection() as con:
+                    if entity == "Invoice":
+                        loaded, _ = raw.upsert_invoices(con, result.files)
+                    else:
+                        loaded = raw.replace_list_table(con, entity, result.files)
             out["entities"][entity] = {
                 "rows": loaded,
                 "client_rows": result.rows,
+                "fetch_s": fetched,
                 "seconds": time.perf_counter() - t0,
             }
-    con.close()
+    out["seconds"] = time.perf_counter() - started
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
+
+
+def run_minimal(workdir: Path, concurrency: int) -> dict:
+    """The floor: the same requests with a bare session, bodies discarded."""
+    import requests
+    import requests.adapters
+
+    from qbpa_assets.lib.quickbooks import oauth
+    from qbpa_assets.lib.quickbooks.settings import QboSettings
+
+    settings = QboSettings.from_env(data_dir=workdir)
+    auth = oauth.make_auth_client(settings)
+    token = oauth.refresh_grant(auth, settings.refresh_token or "").access_token
+    auth.close()
+    session = requests.Session()
+    session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=concurrency))
+    url = f"{settings.resolved_api_base_url}/company/{settings.realm_id}/query"
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json",
+        "Content-Type": "application/text",
+    }
+    verify = settings.ca_bundle
+
+    def send(statement: str) -> bytes:
+        resp = session.post(
+            url,
+            params={"minorversion": "75"},
+            data=statement.encode(),
+            headers=headers,
+            verify=verify,
+            timeout=60,
+        )
+        resp.raise_for_status()
+        return resp.content
+
+    out: dict = {"entities": {}}
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for entity, where in ENTITIES.items():
+            t0 = time.perf_counter()
+            count = json.loads(send(f"SELECT COUNT(*) FROM {entity} WHERE {where}"))
+            total = int(count["QueryResponse"].get("totalCount") or 0)
+            size = sum(len(body) for body in pool.map(send, _statements(entity, where, total)))
+            out["entities"][entity] = {
+                "rows": total,
+                "bytes": size,
+                "seconds": time.perf_counter() - t0,
+            }
     out["seconds"] = time.perf_counter() - started
     out["peak_rss_mb"] = _peak_rss_mb()
     return out
 
 
 def run_naive(workdir: Path) -> dict:
+    """python-quickbooks objects, kept in memory, inserted row by row."""
     import duckdb
     from intuitlib.client import AuthClient
     from quickbooks import QuickBooks
@@ -109,7 +198,7 @@ def run_naive(workdir: Path) -> dict:
         objects = []
         start = 1
         while True:
-            page = classes[entity].where(where or "", start_position=start, max_results=1000, qb=qb)
+            page = classes[entity].where(where, start_position=start, max_results=1000, qb=qb)
             objects.extend(page)
             if len(page) < 1000:
                 break
@@ -129,11 +218,13 @@ def run_naive(workdir: Path) -> dict:
     return out
 
 
-def _side(side: str, env: dict[str, str], workdir: Path, concurrency: int) -> dict:
+def _side(side: str, env: dict[str, str], workdir: Path, args: argparse.Namespace) -> dict:
     cmd = [
         sys.executable, "-m", "benchmarks.extract_bench", "--side", side,
-        "--workdir", str(workdir), "--concurrency", str(concurrency),
+        "--workdir", str(workdir), "--concurrency", str(args.concurrency),
     ]  # fmt: skip
+    if args.memory_limit:
+        cmd += ["--memory-limit", args.memory_limit]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{side} side failed:\n{proc.stderr[-3000:]}")
@@ -148,7 +239,13 @@ def _requests_per_entity(log: list[dict]) -> dict[str, int]:
     return counts
 
 
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or one side of it, in a child process)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.extract_bench")
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--items", type=int, default=20_000)
@@ -156,19 +253,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--side", choices=["ours", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--memory-limit", help="QBPA_DUCKDB_MEMORY_LIMIT for ours, e.g. 512MB")
+    parser.add_argument("--skip-naive", action="store_true", help="leave the naive side out")
+    parser.add_argument("--side", choices=["ours", "minimal", "naive"], help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.side:  # child process
         workdir = Path(args.workdir)
-        result = run_ours(workdir, args.concurrency) if args.side == "ours" else run_naive(workdir)
+        if args.side == "ours":
+            result = run_ours(workdir, args.concurrency, args.memory_limit)
+        elif args.side == "minimal":
+            result = run_minimal(workdir, args.concurrency)
+        else:
+            result = run_naive(workdir)
         sys.stdout.write(json.dumps(result) + "\n")
         return 0
 
     from qbpa_assets.sandbox.company import generate_company
     from qbpa_assets.sandbox.emulator import Emulator
 
+    command = "python -m benchmarks.extract_bench " + " ".join(argv or sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="qbpa-extract-bench-") as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()
@@ -178,45 +284,81 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         gen_s = time.perf_counter() - t0
         with Emulator(company=company, port=0, workdir=root / "emulator") as emu:
-            results: dict[str, dict] = {}
-            requests: dict[str, dict[str, int]] = {}
-            for side in ("ours", "naive"):
-                workdir = root / side
+
+            def run(side: str, tag: str) -> tuple[dict, dict[str, int]]:
+                workdir = root / f"{side}-{tag}"
                 workdir.mkdir()
                 env = {**os.environ, **emu.env(), "QBPA_DATA_DIR": str(workdir)}
                 env["QBO_REFRESH_TOKEN"] = emu.issue_refresh_token()
+                env.pop("REQUESTS_CA_BUNDLE", None)
                 if side == "naive":
                     env["REQUESTS_CA_BUNDLE"] = emu.ca_file
                 emu.reset_request_log()
-                results[side] = _side(side, env, workdir, args.concurrency)
-                requests[side] = _requests_per_entity(emu.request_log)
+                result = _side(side, env, workdir, args)
+                return result, _requests_per_entity(emu.request_log)
 
-    sizes = {"Customer": args.customers, "Item": args.items, "Invoice": args.invoices}
+            t0 = time.perf_counter()
+            run("minimal", "warmup")
+            _say(f"company generated in {gen_s:.1f}s; emulator warmed in "
+                 f"{time.perf_counter() - t0:.1f}s")  # fmt: skip
+            ours_runs, minimal_runs, requests = [], [], {}
+            for n in range(args.rounds):
+                order = ("ours", "minimal") if n % 2 == 0 else ("minimal", "ours")
+                got = {}
+                for side in order:
+                    got[side], counted = run(side, f"r{n}")
+                    if side == "ours":
+                        requests = counted
+                ours_runs.append(got["ours"])
+                minimal_runs.append(got["minimal"])
+                o, m = got["ours"], got["minimal"]
+                _say(
+                    f"round {n + 1} ({' then '.join(order)}): ours {o['seconds']:.2f} s "
+                    f"({o['peak_rss_mb']:.0f} MB), minimal {m['seconds']:.2f} s: "
+                    f"{o['seconds'] / m['seconds']:.2f}x"
+                )
+            naive = None if args.skip_naive else run("naive", "once")[0]
+
+    ours_s = statistics.median(r["seconds"] for r in ours_runs)
+    minimal_s = statistics.median(r["seconds"] for r in minimal_runs)
+    ours_rss = max(r["peak_rss_mb"] for r in ours_runs)
+    last = ours_runs[-1]["entities"]
     lines = [
-        f"company: {args.customers} customers, {args.items} items, {args.invoices} invoices "
-        f"(generated in {gen_s:.1f}s); concurrency {args.concurrency}",
         "",
-        "| entity | rows (ours / naive) | API requests ours | naive | minimum ceil(N/1000) |",
-        "|---|---|---|---|---|",
+        f"company: {args.customers} customers, {args.items} items, {args.invoices} invoices; "
+        f"concurrency {args.concurrency}; DuckDB memory limit {args.memory_limit or 'default'}",
+        "",
+        "| entity | rows landed | API requests (ours) | minimum ceil(N/1000) + COUNT | "
+        "fetch s | fetch + load s |",
+        "|---|---|---|---|---|---|",
     ]
     for entity in ENTITIES:
-        ours, naive = results["ours"]["entities"][entity], results["naive"]["entities"][entity]
+        e = last[entity]
         lines.append(
-            f"| {entity} | {ours['rows']} / {naive['rows']} | {requests['ours'].get(entity, 0)} "
-            f"| {requests['naive'].get(entity, 0)} | {math.ceil(ours['rows'] / 1000)} "
-            f"(N≈{sizes[entity]}) |"
+            f"| {entity} | {e['rows']} | {requests.get(entity, 0)} | "
+            f"{math.ceil(e['rows'] / 1000) + 1} | {e['fetch_s']:.2f} | {e['seconds']:.2f} |"
         )
-    o, n = results["ours"], results["naive"]
     lines += [
         "",
-        "| side | wall time (s) | peak RSS (MB) |",
+        "| side | median wall time (s) | peak RSS (MB) |",
         "|---|---|---|",
-        f"| ours (extract_pages + DuckDB) | {o['seconds']:.1f} | {o['peak_rss_mb']:.0f} |",
-        f"| naive (python-quickbooks objects) | {n['seconds']:.1f} | {n['peak_rss_mb']:.0f} |",
-        f"| ratio naive / ours | {n['seconds'] / o['seconds']:.2f}x "
-        f"| {n['peak_rss_mb'] / o['peak_rss_mb']:.2f}x |",
+        f"| ours (extract_pages + raw loaders) | {ours_s:.2f} | {ours_rss:.0f} |",
+        f"| minimal client (same requests, discarded) | {minimal_s:.2f} | "
+        f"{max(r['peak_rss_mb'] for r in minimal_runs):.0f} |",
     ]
-    sys.stdout.write("\n".join(lines) + "\n")
+    if naive is not None:
+        lines.append(
+            f"| naive (python-quickbooks objects) | {naive['seconds']:.2f} | "
+            f"{naive['peak_rss_mb']:.0f} |"
+        )
+    total = sum(e["rows"] for e in last.values())
+    lines += [
+        "",
+        f"command: {command}",
+        f"extract {total} entities: ours/minimal-client {ours_s / minimal_s:.2f}x, "
+        f"ours {ours_s:.1f} s, peak RSS {ours_rss:.0f} MB",
+    ]
+    _say("\n".join(lines))
     return 0
 
 
