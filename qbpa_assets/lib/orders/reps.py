@@ -1,10 +1,14 @@
 """The sales rep of an order: validated against ``staging.sales_reps``, written by source.
 
-An order's ``REP_ID`` holds the id ``salesrep.fil`` exported (``staging.sales_reps.id``). It is
-checked like the customer and the items: a rep that is not in the staged reps, or is inactive,
+An order's ``REP_ID`` holds the id ``salesrep.fil`` exported (``staging.sales_reps.id``). As a
+fallback, a ``REP_ID`` that is no staged id but the ``employee_id`` of exactly one staged rep
+stands for that rep: a PocketAdvantage install that keeps Employee Ids (the ``employee`` source's
+ids) works with ``custom_field:<name>`` too, and the rep's staged id (the field's value, e.g. the
+initials) is what is written. The rep is checked like the customer and the items: a rep that is
+not in the staged reps (an Employee Id shared by several values is not), or is inactive,
 rejects the order with the reason; an empty ``REP_ID`` means "no rep" and is not a reason. Until
 ``staging/sales_reps`` has been built for the configured source, reps are not checked (the
-import warns).
+import warns) and ``REP_ID`` is written as it is.
 
 How the rep travels into the QuickBooks document depends on ``QBPA_SALES_REP_SOURCE``:
 
@@ -44,20 +48,43 @@ REPS_NOT_STAGED = (
     "staging/sales_reps)."
 )
 
+# The staged reps by every key an order's REP_ID may hold: the rep's id (via 0), else the
+# Employee Id of exactly one staged rep (via 1, the documented fallback).
+_REP_KEYS_SQL = """
+SELECT id AS rep_key, id, name, active, 0 AS via FROM staging.sales_reps
+UNION ALL
+SELECT employee_id, any_value(id), any_value(name), any_value(active), 1
+  FROM staging.sales_reps WHERE nullif(trim(employee_id), '') IS NOT NULL
+ GROUP BY employee_id HAVING count(*) = 1
+"""
+
+
+def _matched_reps_sql(orders: str) -> str:
+    """SQL: ``(order_id, rep, id, name, active)`` for each order of ``orders`` that has a rep.
+
+    ``rep`` is the trimmed ``REP_ID``; ``id``, ``name`` and ``active`` are the staged rep's it
+    stands for (an id match before an Employee Id match), NULL when it stands for none.
+    """
+    return f"""(
+  SELECT o.order_id, trim(o.rep_id) AS rep, s.id, s.name, s.active
+    FROM {orders} AS o LEFT JOIN ({_REP_KEYS_SQL}) AS s ON s.rep_key = trim(o.rep_id)
+   WHERE nullif(trim(o.rep_id), '') IS NOT NULL
+  QUALIFY row_number() OVER (PARTITION BY o.order_id ORDER BY s.via NULLS LAST) = 1
+)"""
+
+
 # The rules of an order's rep: branches of the validation's reasons union (:mod:`.validate`),
 # over its staged orders ``o``, in the words of the other reasons; ranks 25/26 sort them after
 # the customer's (20/21) and before the lines' (30+). Binds ``$rep_unknown``.
-REP_REASONS_SQL = """
-SELECT o.order_id, 25 AS k, 0 AS n,
-       'sales rep ' || trim(o.rep_id) || ' ' || $rep_unknown AS reason
-  FROM o LEFT JOIN staging.sales_reps s ON s.id = trim(o.rep_id)
- WHERE nullif(trim(o.rep_id), '') IS NOT NULL AND s.id IS NULL
+REP_REASONS_SQL = f"""
+SELECT m.order_id, 25 AS k, 0 AS n, 'sales rep ' || m.rep || ' ' || $rep_unknown AS reason
+  FROM {_matched_reps_sql("o")} AS m
+ WHERE m.id IS NULL
 UNION ALL
-SELECT o.order_id, 26, 0,
-       'sales rep ' || trim(o.rep_id) || ' (' || coalesce(s.name, '?')
-       || ') is inactive in QuickBooks'
-  FROM o JOIN staging.sales_reps s ON s.id = trim(o.rep_id)
- WHERE NOT coalesce(s.active, false)
+SELECT m.order_id, 26, 0,
+       'sales rep ' || m.rep || ' (' || coalesce(m.name, '?') || ') is inactive in QuickBooks'
+  FROM {_matched_reps_sql("o")} AS m
+ WHERE m.id IS NOT NULL AND NOT coalesce(m.active, false)
 """
 
 
@@ -108,14 +135,22 @@ def prepare(
 def write_reps(
     con: duckdb.DuckDBPyConnection, writer: RepWriter, payloads: dict[str, dict[str, Any]]
 ) -> None:
-    """Write each order's ``REP_ID`` (from ``inventiv_db.orders``) into its payload, in place."""
+    """Write each order's rep (from ``inventiv_db.orders``) into its payload, in place.
+
+    The rep written is the staged id its ``REP_ID`` stands for (itself, or the one rep whose
+    Employee Id it is); before the reps are staged for the source, ``REP_ID`` as it is.
+    """
     if writer.source.kind == "employee" or not payloads:
         return
-    rows = con.execute(
-        "SELECT order_id, rep_id FROM inventiv_db.orders "
-        "WHERE order_id IN (SELECT unnest(?::VARCHAR[]))",
-        [list(payloads)],
-    ).fetchall()
+    orders = (
+        "(SELECT order_id, rep_id FROM inventiv_db.orders "
+        "WHERE order_id IN (SELECT unnest(?::VARCHAR[])))"
+    )
+    if reps_staged(con, writer.source):
+        sql = f"SELECT order_id, coalesce(id, rep) FROM {_matched_reps_sql(orders)}"
+    else:
+        sql = f"SELECT order_id, rep_id FROM {orders}"
+    rows = con.execute(sql, [list(payloads)]).fetchall()
     for order_id, rep_id in rows:
         writer.apply(payloads[order_id], rep_id)
 

@@ -168,10 +168,12 @@ def test_reps_are_not_checked_before_they_are_staged(con):
 
 
 def _stage_reps(con, kind: str) -> None:
+    # As staging does: Employees are their own employee_id; Classes match no employee.
     con.execute(
-        "CREATE OR REPLACE TABLE staging.sales_reps AS SELECT *, ? AS source FROM (VALUES "
+        "CREATE OR REPLACE TABLE staging.sales_reps AS "
+        "SELECT *, ? AS source, CASE WHEN ? = 'employee' THEN id END AS employee_id FROM (VALUES "
         "('50', 'Ana Ruiz', true), ('54', 'Eli Ng', false)) AS t(id, name, active)",
-        [kind],
+        [kind, kind],
     )
 
 
@@ -234,3 +236,33 @@ def test_prepare_reads_preferences_for_a_custom_field_only_and_writes_each_order
     for setting in ("employee", "class"):
         reps.prepare(con, client, parse_rep_source(setting))
     assert client.calls == 1
+
+
+def test_custom_field_reps_also_match_a_unique_employee_id_and_write_the_fields_value(con):
+    # The values seen on invoices, matched to employees; "51" is the Employee Id of two values.
+    con.execute(
+        "CREATE OR REPLACE TABLE staging.sales_reps AS SELECT *, 'custom_field' AS source FROM "
+        "(VALUES ('AR', 'Ana Ruiz', true, '50'), ('EN', 'Eli Ng', false, '54'), "
+        "('BO', 'Ben Okafor', true, '51'), ('Ben', 'Ben Okafor', true, '51'), "
+        "('R9', 'R9', true, NULL)) AS t(id, name, active, employee_id)"
+    )
+    con.execute(
+        "INSERT INTO inventiv_db.orders (order_id, order_no, order_date, customer_id, rep_id) "
+        "VALUES ('9', 'PA-9', ?, '1', '51'), ('10', 'PA-10', ?, '1', 'AR')",
+        [DAY, DAY],
+    )
+    con.execute(
+        "INSERT INTO inventiv_db.order_lines (order_id, line_no, item_id, qty, unit_price) "
+        "VALUES ('9', 1, '5', 1, 10), ('10', 1, '5', 1, 10)"
+    )
+    unknown = "is not a value of the QuickBooks custom field 'Sales Rep'"
+    assert _validate(con, "custom_field:Sales Rep") == {
+        "2": ["sales rep 54 (Eli Ng) is inactive in QuickBooks"],
+        "8": ["customer 404 does not exist in QuickBooks", "order has no lines"],
+        "9": [f"sales rep 51 {unknown}"],  # two values share Employee 51: which one is unknown
+    }
+    writer = reps.rep_writer(parse_rep_source("custom_field:Sales Rep"), NESTED)
+    payloads = {"1": _payload(), "3": _payload(), "7": _payload(), "10": _payload()}
+    reps.write_reps(con, writer, payloads)
+    written = {k: p["CustomField"][-1]["StringValue"] for k, p in payloads.items()}
+    assert written == {"1": "AR", "3": "R9", "7": "AR", "10": "AR"}
