@@ -3,8 +3,10 @@
 The demo starts the QuickBooks Online emulator with a generated sample company, creates a sample
 Inventiv database (SQLite through ODBC) whose orders reference that company, points the Inventiv
 "FTP" at a local folder, then runs the nightly export and an order import through Dagster exactly
-as the daemon would, and prints where everything landed. ``qbpa dev`` (:mod:`qbpa_assets.dev`)
-reuses its sample company and database for the UI, in a folder of its own.
+as the daemon would, and prints where everything landed. Its sales reps come from the sample
+company's "Sales Rep" custom field (`DEMO_REP_SOURCE`), so the Estimates it creates carry the
+order's rep. ``qbpa dev`` (:mod:`qbpa_assets.dev`) reuses its sample company and database for
+the UI, in a folder of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ DEMO_ACCOUNT_ID = "demo"
 # The sample company of `qbpa demo` (its defaults) and `qbpa dev`.
 DEMO_COMPANY = {"customers": 120, "items": 60, "invoices": 300, "days": 7, "seed": 42}
 DEMO_ORDERS = 25
+# The sample company's invoices carry their rep in this custom field (DefinitionId 1; the rep's
+# initials), so the demo's Estimates can carry it too. The demo database's REP_IDs are Employee
+# Ids: they match the field's values through staging.sales_reps.employee_id (lib/orders/reps.py).
+DEMO_REP_FIELD = "Sales Rep"
+DEMO_REP_SOURCE = f"custom_field:{DEMO_REP_FIELD}"
 
 
 def _say(text: str = "") -> None:
@@ -63,8 +70,17 @@ def _reset(data_dir: Path) -> None:
             target.unlink(missing_ok=True)
 
 
-def demo_environment(data_dir: Path, emulator_env: dict[str, str], db_connection: str) -> dict:
+def demo_environment(
+    data_dir: Path, emulator_env: dict[str, str], db_connection: str, rep_source: str | None = None
+) -> dict:
     """Every variable the code location reads, pointed at the emulator and local folders.
+
+    Args:
+        data_dir: The folder of the runs' results.
+        emulator_env: The emulator's ``QBO_*`` settings.
+        db_connection: The demo Inventiv database's ODBC connection string.
+        rep_source: ``QBPA_SALES_REP_SOURCE`` to set (the demo's `DEMO_REP_SOURCE`); None
+            leaves it to the environment (default ``employee``).
 
     Raises:
         SystemExit: A variable of the environment the demo keeps (e.g. ``QBPA_TIMEZONE``) holds
@@ -81,6 +97,8 @@ def demo_environment(data_dir: Path, emulator_env: dict[str, str], db_connection
             "QBPA_DATA_DIR": str(data_dir),
         }
     )
+    if rep_source is not None:
+        env["QBPA_SALES_REP_SOURCE"] = rep_source
     env.setdefault(
         "QBPA_PARTITION_START",
         os.environ.get("QBPA_PARTITION_START") or (date.today() - timedelta(days=60)).isoformat(),
@@ -115,14 +133,27 @@ def _load_defs_and_instance():
     return defs(), instance
 
 
-def _run_job(defs, instance, name: str, partition_key: str | None = None):
+def _run_job(defs, instance, name: str, partition_key: str | None = None, until: str | None = None):
+    """Run job ``name`` for one partition, or as one run over ``partition_key`` … ``until``."""
     job = defs.resolve_job_def(name)
     label = f"{name}" + (f" [{partition_key}]" if partition_key else "")
+    tags = None
+    if until is not None:
+        label = f"{name} [{partition_key} … {until}]"
+        tags = {
+            "dagster/asset_partition_range_start": partition_key,
+            "dagster/asset_partition_range_end": until,
+        }
+        partition_key = None
     _say(f"→ running {label} …")
     # Step logs go to the run's event log (visible in the UI); the terminal gets a summary.
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(
-        run_config=quiet, instance=instance, partition_key=partition_key, raise_on_error=False
+        run_config=quiet,
+        instance=instance,
+        partition_key=partition_key,
+        tags=tags,
+        raise_on_error=False,
     )
     if not result.success:
         for event in result.all_events:
@@ -154,11 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     with Emulator(company=company, port=0, workdir=data_dir / "sandbox") as emu:
         _say(f"QuickBooks Online emulator on {emu.base_url}")
         db_connection = _create_demo_db(data_dir, company, args.orders)
-        os.environ.update(demo_environment(data_dir, emu.env(), db_connection))
+        env = demo_environment(data_dir, emu.env(), db_connection, DEMO_REP_SOURCE)
+        os.environ.update(env)
         defs, instance = _load_defs_and_instance()
         yesterday = (date.today() - timedelta(days=1)).isoformat()
+        # The custom field's reps are its values on the landed invoices: land the company's
+        # invoices first (its past days, in one run), then the master data and its reps.
+        first_day = (date.today() - timedelta(days=max(1, args.days))).isoformat()
+        _run_job(defs, instance, "nightly_invoice_job", first_day, until=yesterday)
         _run_job(defs, instance, "nightly_master_data_job")
-        _run_job(defs, instance, "nightly_invoice_job", yesterday)
         order_days = sorted({(date.today() - timedelta(days=d)).isoformat() for d in range(3)})
         for day in order_days:
             _run_job(defs, instance, "sales_order_import_job", day)
@@ -203,12 +238,28 @@ def _summary(data_dir: Path, emu, db_connection: str | None = None) -> None:
     for order_no, reasons in rejects:
         text = "; ".join(reasons) if isinstance(reasons, list) else str(reasons)
         _say(f"    rejected {order_no}: {text}")
-    _say(f"  Estimates now in the emulator: {len(emu.entities('Estimate'))}")
+    estimates = emu.entities("Estimate")
+    _say(f"  Estimates now in the emulator: {len(estimates)}")
+    _rep_summary(estimates)
     if db_connection:
         _order_status_summary(db_connection)
     _say()
     _say("Open the Dagster UI on a sandbox like this one with: make dev (in var/dev; these")
     _say("results stay). `make check` checks your own company's settings (qbpa.env), not these.")
+
+
+def _rep_summary(estimates: list[dict]) -> None:
+    """How the order's rep travels: the Estimates' custom field, as the emulator holds them."""
+    values: dict[str, int] = {}
+    for est in estimates:
+        for field in est.get("CustomField") or []:
+            if field.get("Name") == DEMO_REP_FIELD and field.get("StringValue"):
+                values[field["StringValue"]] = values.get(field["StringValue"], 0) + 1
+    _say(
+        f"  sales rep on the Estimates ({os.environ.get('QBPA_SALES_REP_SOURCE', 'employee')}): "
+        f"{sum(values.values())} of {len(estimates)} carry the {DEMO_REP_FIELD!r} custom field"
+        + (" — " + ", ".join(f"{v} {n}" for v, n in sorted(values.items())) if values else "")
+    )
 
 
 def _order_status_summary(db_connection: str) -> None:

@@ -5,6 +5,10 @@ import sys
 
 import pytest
 
+from qbpa_assets.demo import DEMO_COMPANY
+from qbpa_assets.sandbox.company import generate_company
+from qbpa_assets.sandbox.company.reps import initials
+
 
 @pytest.mark.slow
 @pytest.mark.e2e
@@ -46,6 +50,18 @@ def test_demo_runs_every_flow_and_prints_the_results(tmp_path):
     created = int(out.stdout.split("sales orders: ")[1].split(" created")[0])
     estimates = int(out.stdout.split("Estimates now in the emulator: ")[1].split()[0])
     assert created == estimates > 0
+    # The rep travels on the Estimates: the demo reads them from its emulator; each created one
+    # carries the "Sales Rep" custom field with an active rep's initials (the REP_IDs are
+    # Employee Ids), and the order of the inactive rep is rejected with its reason.
+    company = generate_company(**{**DEMO_COMPANY, "customers": 30, "items": 20, "invoices": 60})
+    active = {initials(e["DisplayName"]) for e in company.employees if e["Active"]}
+    inactive = next(e for e in company.employees if not e["Active"])
+    line = out.stdout.split("sales rep on the Estimates (custom_field:Sales Rep): ")[1]
+    line = line.splitlines()[0]
+    assert line.startswith(f"{estimates} of {estimates} carry the 'Sales Rep' custom field — ")
+    values = dict(v.rsplit(" ", 1) for v in line.split(" — ")[1].split(", "))
+    assert set(values) <= active and sum(int(n) for n in values.values()) == estimates
+    assert f"sales rep {inactive['Id']} ({inactive['DisplayName']}) is inactive" in out.stdout
 
     # A second demo starts from the same state and ends with the same result.
     again = subprocess.run(
