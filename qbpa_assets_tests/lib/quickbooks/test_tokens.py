@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from qbpa_assets.lib.quickbooks.faults import parse_xml_fault
 from qbpa_assets.lib.quickbooks.errors import QboAuthError, QboConfigError, QboFault
+from qbpa_assets.lib.quickbooks.faults import parse_xml_fault
 from qbpa_assets.lib.quickbooks.settings import QboSettings
 from qbpa_assets.lib.quickbooks.tokens import (
     TokenGrant,
