@@ -6,22 +6,10 @@ folder given by ``QBPA_MAPPINGS_DIR`` replaces the packaged default entirely
 :func:`check_expression` to be ONE expression before anything runs: ``x; DROP TABLE y`` is refused
 naming the file, the section and the field, and nothing is executed.
 
-A `.fil` layout names the staged table to read and lists the output columns, each a header name
-plus a DuckDB SQL expression over that table. Example::
-
-    file_name = "customer.fil"
-    source = "staging.customers"
-    order_by = "id"
-
-    [[columns]]
-    name = "CUSTOMER_ID"
-    sql = "id"
-
-Structural problems (bad TOML, unknown option, duplicate or empty column name, more than one
-expression) raise `MappingError` from `load_layout`; problems that need the database (unknown
-column, SQL error, missing source table) raise it from `Layout.validate`. Either way the message
-names the file and the column, and nothing has been written yet. The order mapping is parsed by
-``qbpa_assets.lib.orders.mapping`` through the same loader and checker.
+A `.fil` layout (:mod:`qbpa_assets.lib.mappings.layouts`, which shows an example) names the
+staged table to read and lists the output columns; its structural problems raise `MappingError`
+from `load_layout`, those that need the database from `Layout.validate`. The order mapping is
+parsed by ``qbpa_assets.lib.orders.mapping`` through the same loader and checker.
 """
 
 from qbpa_assets.lib.mappings.expressions import check_expression
