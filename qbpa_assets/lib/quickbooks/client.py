@@ -9,10 +9,11 @@ error handling. Each concern lives in its own module, like stripe-python's clien
 * :mod:`.ratelimit` — requests/min, batches/min and requests in flight per company;
 * :mod:`.retrying` — which failures are retried and for how long (via :mod:`qbpa_assets.lib.retry`);
 * :mod:`.faults` — status + Fault (JSON, XML, inside a 200) to :mod:`.errors`;
-* :mod:`.paging` — COUNT + concurrent pages written to disk untouched.
+* :mod:`.paging` — COUNT + concurrent pages written to disk untouched;
+* :mod:`.requestor` — one call through all of the above (401 refresh, retries, counters).
 
-This module sends one call through those layers (:meth:`QboClient._request`) and offers the
-API operations (query, count, pages, read, create, batch, CDC).
+This module wires them together for one company and offers the API operations (query, count,
+pages, read, create, batch, CDC, preferences, company info).
 """
 
 from __future__ import annotations
