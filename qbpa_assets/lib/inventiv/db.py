@@ -13,6 +13,7 @@ connection string with ``PWD``/``Password`` masked and the password itself scrub
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterator, Sequence
@@ -168,6 +169,28 @@ class InventivDb:
 
     # -- queries ------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _cursor(self, sql: str, params: Sequence[Any], kind: str) -> Iterator[pyodbc.Cursor]:
+        """Execute ``sql`` and yield its cursor, closed after; a driver error names the SQL.
+
+        Args:
+            sql: The statement (values only as ``?`` parameters).
+            params: Its parameter values.
+            kind: ``"query"`` or ``"statement"``, for the error message.
+
+        Raises:
+            InventivDbError: The statement failed (message names the statement's first line).
+        """
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(sql, *params) if params else cur.execute(sql)
+            yield cur
+            cur.close()
+        except pyodbc.Error as exc:
+            head = " ".join(sql.split())[:80]
+            raise self._error(f"Inventiv {kind} failed: {head}", exc) from None
+
     def iter_chunks(
         self, sql: str, params: Sequence[Any] = (), chunk_size: int = 5000
     ) -> Iterator[tuple[list[str], list[tuple]]]:
@@ -179,10 +202,7 @@ class InventivDb:
         Raises:
             InventivDbError: The statement failed (message names the statement's first line).
         """
-        conn = self.connect()
-        try:
-            cur = conn.cursor()
-            cur.execute(sql, *params) if params else cur.execute(sql)
+        with self._cursor(sql, params, "query") as cur:
             names = [d[0].lower() for d in cur.description]
             first = True
             while True:
@@ -194,10 +214,6 @@ class InventivDb:
                 yield names, [tuple(r) for r in rows]
                 if not rows:
                     break
-            cur.close()
-        except pyodbc.Error as exc:
-            head = " ".join(sql.split())[:80]
-            raise self._error(f"Inventiv query failed: {head}", exc) from None
 
     def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
         """Run a parameterized query and return ``(column names, all rows)``."""
@@ -217,13 +233,5 @@ class InventivDb:
         Raises:
             InventivDbError: The statement failed (message names the statement's first line).
         """
-        conn = self.connect()
-        try:
-            cur = conn.cursor()
-            cur.execute(sql, *params) if params else cur.execute(sql)
-            count = cur.rowcount
-            cur.close()
-            return count
-        except pyodbc.Error as exc:
-            head = " ".join(sql.split())[:80]
-            raise self._error(f"Inventiv statement failed: {head}", exc) from None
+        with self._cursor(sql, params, "statement") as cur:
+            return cur.rowcount
