@@ -22,7 +22,7 @@ import tempfile
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qbpa_assets.lib import retry
@@ -264,3 +264,37 @@ class Transfer(ABC):
             self._put(Path(fh.name), remote, len(data), None)
         finally:
             os.unlink(fh.name)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a network transfer logs in: the URL's parts, the password kept out of ``repr``."""
+
+    scheme: str
+    host: str
+    port: int
+    user: str
+    base: str
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 30
+
+    @property
+    def display(self) -> str:
+        """The destination without credentials, for messages."""
+        return f"{self.scheme}://{self.user}@{self.host}:{self.port}"
+
+
+class RemoteTransfer(Transfer):
+    """A transfer to a server (SFTP, FTP, FTPS): keeps the endpoint's host, login and timeout.
+
+    Args:
+        endpoint: Host, port, user, URL folder, password and timeout.
+        retries: Attempts per operation on transient errors (1 = no retry).
+        backoff: First retry delay in seconds; doubles each time (with jitter).
+    """
+
+    def __init__(self, endpoint: Endpoint, *, retries: int, backoff: float) -> None:
+        super().__init__(endpoint.display, retries=retries, backoff=backoff)
+        self.host, self.port, self.user = endpoint.host, endpoint.port, endpoint.user
+        self.base, self.timeout = endpoint.base, endpoint.timeout
+        self._password = endpoint.password

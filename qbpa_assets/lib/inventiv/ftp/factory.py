@@ -6,9 +6,10 @@ import contextlib
 import getpass
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from qbpa_assets.lib.inventiv.ftp.base import Transfer
+from qbpa_assets.lib.inventiv.ftp.base import Endpoint, Transfer
 from qbpa_assets.lib.inventiv.ftp.ftps import FtpTransfer
 from qbpa_assets.lib.inventiv.ftp.local import LocalTransfer
 from qbpa_assets.lib.inventiv.ftp.paths import unsafe_url_path
@@ -27,7 +28,24 @@ def make_transfer(
     backoff: float = 1.0,
     ca_file: str | None = None,
 ) -> Transfer:
-    """Build (without connecting) the `Transfer` for a URL; see `open_transfer`."""
+    """Build (without connecting) the `Transfer` for a URL; `open_transfer` also connects it.
+
+    Args:
+        url: ``sftp://user@host:port/dir``, ``ftp://…``, ``ftps://…`` or ``file:///dir``.
+        password: Password (SFTP: used with or instead of the key).
+        key_file: SFTP private key file.
+        known_hosts: SFTP known_hosts file; ``None`` uses ``~/.ssh/known_hosts``.
+        timeout: Seconds for connect and each network operation.
+        retries: Attempts per operation on transient errors (1 = no retry).
+        backoff: First retry delay in seconds; doubles each time.
+        ca_file: FTPS only: CA bundle to verify the server certificate.
+
+    Returns:
+        The transfer of the URL's scheme, not yet connected.
+
+    Raises:
+        ValueError: Malformed URL.
+    """
     if not url:
         raise ValueError("INVENTIV_FTP_URL is empty")
     parts = urlsplit(url)
@@ -50,60 +68,30 @@ def make_transfer(
     if scheme == "sftp":
         # curl convention: /abs/dir is absolute, /~/dir is relative to the login folder.
         base = (path[3:] or ".") if path.startswith("/~/") or path == "/~" else (path or ".")
-        return SftpTransfer(
-            parts.hostname,
-            parts.port or 22,
-            user or getpass.getuser(),
-            base.rstrip("/") or "/",
-            password=password,
-            key_file=key_file,
-            known_hosts=known_hosts,
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-        )
-    if scheme in {"ftp", "ftps"}:
+        port, user, base = parts.port or 22, user or getpass.getuser(), base.rstrip("/") or "/"
+    elif scheme in {"ftp", "ftps"}:
         # curl convention: ftp://host/dir is relative to the login folder, //dir absolute.
         base = path[1:] if path.startswith("/") else path
         base = base.rstrip("/") or ("/" if base.startswith("/") else ".")
-        return FtpTransfer(
-            parts.hostname,
-            parts.port or 21,
-            user or "anonymous",
-            base,
-            password=password,
-            tls=scheme == "ftps",
-            ca_file=ca_file,
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
+        port, user = parts.port or 21, user or "anonymous"
+    else:
+        raise ValueError(f"unsupported transfer scheme {scheme!r} (use sftp, ftp, ftps or file)")
+    endpoint = Endpoint(scheme, parts.hostname, port, user, base, password, timeout)
+    if scheme == "sftp":
+        return SftpTransfer(
+            endpoint, key_file=key_file, known_hosts=known_hosts, retries=retries, backoff=backoff
         )
-    raise ValueError(f"unsupported transfer scheme {scheme!r} (use sftp, ftp, ftps or file)")
+    return FtpTransfer(endpoint, ca_file=ca_file, retries=retries, backoff=backoff)
 
 
 @contextlib.contextmanager
-def open_transfer(
-    url: str,
-    password: str | None = None,
-    key_file: str | None = None,
-    known_hosts: str | None = None,
-    timeout: float = 30,
-    *,
-    retries: int = 3,
-    backoff: float = 1.0,
-    ca_file: str | None = None,
-) -> Iterator[Transfer]:
+def open_transfer(url: str, *args: Any, **kwargs: Any) -> Iterator[Transfer]:
     """Connect to a destination and yield a `Transfer`; closes it on exit.
 
     Args:
         url: ``sftp://user@host:port/dir``, ``ftp://…``, ``ftps://…`` or ``file:///dir``.
-        password: Password (SFTP: used with or instead of the key).
-        key_file: SFTP private key file.
-        known_hosts: SFTP known_hosts file; ``None`` uses ``~/.ssh/known_hosts``.
-        timeout: Seconds for connect and each network operation.
-        retries: Attempts per operation on transient errors (1 = no retry).
-        backoff: First retry delay in seconds; doubles each time.
-        ca_file: FTPS only: CA bundle to verify the server certificate.
+        *args: `make_transfer`'s further arguments (password, key_file, known_hosts, timeout).
+        **kwargs: `make_transfer`'s keywords (the above, and retries, backoff, ca_file).
 
     Yields:
         A connected transfer with ``upload_atomic`` and ``check_writable``.
@@ -114,16 +102,7 @@ def open_transfer(
         TransferError: Connection failed after retries.
         ValueError: Malformed URL.
     """
-    transfer = make_transfer(
-        url,
-        password,
-        key_file,
-        known_hosts,
-        timeout,
-        retries=retries,
-        backoff=backoff,
-        ca_file=ca_file,
-    )
+    transfer = make_transfer(url, *args, **kwargs)
     transfer.connect()
     try:
         yield transfer

@@ -13,7 +13,7 @@ import posixpath
 import ssl
 from pathlib import Path
 
-from qbpa_assets.lib.inventiv.ftp.base import CHUNK, Progress, Transfer
+from qbpa_assets.lib.inventiv.ftp.base import CHUNK, Endpoint, Progress, RemoteTransfer
 from qbpa_assets.lib.inventiv.ftp.errors import (
     TransferAuthError,
     TransferCertificateError,
@@ -21,27 +21,14 @@ from qbpa_assets.lib.inventiv.ftp.errors import (
 )
 
 
-class FtpTransfer(Transfer):
+class FtpTransfer(RemoteTransfer):
     """FTP or explicit FTPS (``AUTH TLS`` + ``PROT P``) over ftplib, binary mode."""
 
     def __init__(
-        self,
-        host: str,
-        port: int,
-        user: str,
-        base: str,
-        *,
-        password: str | None,
-        tls: bool,
-        ca_file: str | None,
-        timeout: float,
-        retries: int,
-        backoff: float,
+        self, endpoint: Endpoint, *, ca_file: str | None, retries: int, backoff: float
     ) -> None:
-        scheme = "ftps" if tls else "ftp"
-        super().__init__(f"{scheme}://{user}@{host}:{port}", retries=retries, backoff=backoff)
-        self.host, self.port, self.user, self.base, self.tls = host, port, user, base, tls
-        self._password, self.ca_file, self.timeout = password, ca_file, timeout
+        super().__init__(endpoint, retries=retries, backoff=backoff)
+        self.tls, self.ca_file = endpoint.scheme == "ftps", ca_file
         self._ftp: ftplib.FTP | None = None
         self._home = "/"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import paramiko
 
-from qbpa_assets.lib.inventiv.ftp.base import Progress, Transfer, logger
+from qbpa_assets.lib.inventiv.ftp.base import Endpoint, Progress, RemoteTransfer, logger
 from qbpa_assets.lib.inventiv.ftp.errors import (
     TransferAuthError,
     TransferError,
@@ -33,27 +33,20 @@ class _RejectUnknown(paramiko.MissingHostKeyPolicy):
         raise _UnknownHostKey(f"{key.get_name()} {key.fingerprint}")
 
 
-class SftpTransfer(Transfer):
+class SftpTransfer(RemoteTransfer):
     """SFTP over paramiko with strict host-key checking."""
 
     def __init__(
         self,
-        host: str,
-        port: int,
-        user: str,
-        base: str,
+        endpoint: Endpoint,
         *,
-        password: str | None,
         key_file: str | None,
         known_hosts: str | None,
-        timeout: float,
         retries: int,
         backoff: float,
     ) -> None:
-        super().__init__(f"sftp://{user}@{host}:{port}", retries=retries, backoff=backoff)
-        self.host, self.port, self.user, self.base = host, port, user, base
-        self._password, self.key_file, self.known_hosts = password, key_file, known_hosts
-        self.timeout = timeout
+        super().__init__(endpoint, retries=retries, backoff=backoff)
+        self.key_file, self.known_hosts = key_file, known_hosts
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
 
