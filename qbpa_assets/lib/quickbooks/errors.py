@@ -90,14 +90,13 @@ class QboFault(QboError):
         self,
         message: str,
         *,
-        code: str | None = None,
-        status: int | None = None,
-        detail: str | None = None,
         element: str | None = None,
         fault_type: str | None = None,
         errors: list[dict[str, Any]] | None = None,
+        **common: Any,
     ) -> None:
-        super().__init__(message, code=code, status=status, detail=detail)
+        # ``common``: QboError's ``code``, ``status`` and ``detail``.
+        super().__init__(message, **common)
         self.element = element
         self.fault_type = fault_type
         self.errors = errors or []
