@@ -29,6 +29,7 @@ from typing import Any
 import duckdb
 
 from qbpa_assets.lib.master_data.rep_source import RepSource
+from qbpa_assets.lib.warehouse import raw
 from qbpa_assets.lib.warehouse.flatten import META, REF, V, shape
 from qbpa_assets.lib.warehouse.tables import count_rows, ensure_schema, existing_tables
 
@@ -245,6 +246,16 @@ def refresh_sales_reps(con: duckdb.DuckDBPyConnection, source: RepSource) -> int
     """
     ensure_schema(con, "staging")
     if source.kind == "custom_field":
+        if "invoices" not in existing_tables(con, "quickbooks"):
+            # A fresh install: no invoice has landed yet, so no rep value has been seen. The
+            # table is built empty (the run still succeeds) and fills once invoices land.
+            raw.ensure_schema(con)
+            logger.warning(
+                "%s: no invoices landed yet, so no '%s' values are known; run "
+                "nightly_invoice_job (or backfill it) to learn the reps",
+                TABLE,
+                source.field_name,
+            )
         con.execute(CUSTOM_FIELD_REPS_SQL, {"rep_field": source.field_name})
     else:
         con.execute(_SQL[source.kind])

@@ -271,3 +271,14 @@ def test_customers_carry_their_usual_rep(con, tmp_path):
     layout.validate(con)
     result = write_fil(con, layout, tmp_path / "out" / "customer.fil")
     assert result.rows == 4 and "SALESREP_ID" in layout.column_names
+
+
+def test_custom_field_source_before_any_invoice_landed_builds_an_empty_table(tmp_path, caplog):
+    # A fresh install set to custom_field: the first master-data run comes before any invoice.
+    con = duckdb.connect()
+    land(con, tmp_path, "Employee", EMPLOYEES)
+    con.execute("DROP TABLE IF EXISTS quickbooks.invoices")
+    source = parse_rep_source("custom_field:Sales Rep")
+    assert sales_reps.refresh_sales_reps(con, source) == 0
+    assert "no invoices landed yet" in caplog.text
+    con.close()
