@@ -1,6 +1,9 @@
 """Customers and items: raw QuickBooks JSON → staged tables → ``customer.fil`` / ``item.fil``."""
 
+from collections.abc import Callable
+
 import dagster as dg
+import duckdb
 
 from qbpa_assets.defs import keys
 from qbpa_assets.defs.inventiv_ftp import full_fil_asset
@@ -11,6 +14,9 @@ from qbpa_assets.lib.master_data import staging
 from qbpa_assets.lib.warehouse import raw
 
 # ----------------------------------------------------------------------------- raw
+
+#: What every raw QuickBooks asset declares besides its key.
+RAW_ASSET: dict = {"group_name": "quickbooks", "kinds": {"quickbooks", "duckdb"}, "pool": "duckdb"}
 
 
 def land_list_entity(
@@ -47,42 +53,48 @@ def land_list_entity(
     )
 
 
-@dg.asset(
-    key=keys.QBO_CUSTOMERS,
-    group_name="quickbooks",
-    kinds={"quickbooks", "duckdb"},
-    pool="duckdb",
-)
-def quickbooks_customers(
-    context: dg.AssetExecutionContext,
-    quickbooks: QuickBooksResource,
-    warehouse: WarehouseResource,
-) -> dg.MaterializeResult:
+def raw_list_asset(key: dg.AssetKey, entity: str, doc: str) -> dg.AssetsDefinition:
+    """The raw asset of a QuickBooks list entity, landed whole by :func:`land_list_entity`.
+
+    Args:
+        key: The raw table's asset key (``keys.QBO_CUSTOMERS``, …).
+        entity: The QuickBooks entity (``Customer``, ``Item``, ``Vendor``).
+        doc: What the table holds (the UI description, as a docstring would give it).
+
+    Returns:
+        The asset, in the ``quickbooks`` group.
+    """
+
+    def _land(
+        context: dg.AssetExecutionContext,
+        quickbooks: QuickBooksResource,
+        warehouse: WarehouseResource,
+    ) -> dg.MaterializeResult:
+        return land_list_entity(context, entity, quickbooks, warehouse)
+
+    _land.__doc__ = doc
+    return dg.asset(key=key, **RAW_ASSET)(_land)
+
+
+quickbooks_customers = raw_list_asset(
+    keys.QBO_CUSTOMERS,
+    "Customer",
     """Every QuickBooks Customer, active and inactive, as QuickBooks sent it.
 
     Grain: one row per customer (id, sync token, last updated, active, JSON payload). The table is
     replaced as a whole each night in one transaction, so readers never see half an extract.
-    """
-    return land_list_entity(context, "Customer", quickbooks, warehouse)
-
-
-@dg.asset(
-    key=keys.QBO_ITEMS,
-    group_name="quickbooks",
-    kinds={"quickbooks", "duckdb"},
-    pool="duckdb",
+    """,
 )
-def quickbooks_items(
-    context: dg.AssetExecutionContext,
-    quickbooks: QuickBooksResource,
-    warehouse: WarehouseResource,
-) -> dg.MaterializeResult:
+
+quickbooks_items = raw_list_asset(
+    keys.QBO_ITEMS,
+    "Item",
     """Every QuickBooks Item (products, services, categories), active and inactive.
 
     Grain: one row per item (id, sync token, last updated, active, JSON payload), replaced as a
     whole each night in one transaction.
-    """
-    return land_list_entity(context, "Item", quickbooks, warehouse)
+    """,
+)
 
 
 # ----------------------------------------------------------------------------- staging
@@ -111,25 +123,48 @@ def staging_customers(warehouse: WarehouseResource, qbpa: QbpaSettings) -> dg.Ma
     )
 
 
-@dg.asset(
-    key=keys.STAGING_ITEMS,
-    deps=[keys.QBO_ITEMS],
-    group_name="staging",
-    kinds={"duckdb"},
-    pool="duckdb",
-)
-def staging_items(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def staged_table_asset(
+    key: dg.AssetKey,
+    raw_key: dg.AssetKey,
+    refresh: Callable[[duckdb.DuckDBPyConnection], int],
+    doc: str,
+) -> dg.AssetsDefinition:
+    """The asset of a staged table rebuilt whole from its raw table by ``refresh``.
+
+    Args:
+        key: The staged table's asset key (``keys.STAGING_ITEMS``, …).
+        raw_key: The raw table it is staged from.
+        refresh: Rebuilds the table on a DuckDB connection; returns its row count.
+        doc: What the table holds (the UI description, as a docstring would give it).
+
+    Returns:
+        The asset, in the ``staging`` group, with the row count and a preview as metadata.
+    """
+
+    def _stage(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.get_connection() as con:
+            rows = refresh(con)
+            preview = table_preview(con, keys.table_name(key))
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": rows, "preview": dg.MetadataValue.md(preview)}
+        )
+
+    _stage.__doc__ = doc
+    return dg.asset(key=key, deps=[raw_key], group_name="staging", kinds={"duckdb"}, pool="duckdb")(
+        _stage
+    )
+
+
+staging_items = staged_table_asset(
+    keys.STAGING_ITEMS,
+    keys.QBO_ITEMS,
+    staging.refresh_items,
     """Items typed and flattened: one row per QuickBooks item, active and inactive.
 
     Name, SKU, description, type, unit price, purchase cost, quantity on hand, taxable, active.
     The source of ``item.fil`` and of the order validation (order lines must name active items).
-    """
-    with warehouse.get_connection() as con:
-        rows = staging.refresh_items(con)
-        preview = table_preview(con, keys.table_name(keys.STAGING_ITEMS))
-    return dg.MaterializeResult(
-        metadata={"dagster/row_count": rows, "preview": dg.MetadataValue.md(preview)}
-    )
+    """,
+)
 
 
 # ----------------------------------------------------------------------------- .fil files

@@ -22,25 +22,30 @@ def duplicate_ids(warehouse: WarehouseResource, table: str) -> dg.AssetCheckResu
     )
 
 
-@dg.asset_check(
-    asset=keys.STAGING_CUSTOMERS,
-    name="unique_customer_ids",
-    blocking=True,
-    pool="duckdb",
-    description="Each QuickBooks customer id appears once: a duplicate would split a customer.",
-)
-def unique_customer_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Block the export when a customer id repeats."""
-    return duplicate_ids(warehouse, keys.table_name(keys.STAGING_CUSTOMERS))
+def unique_ids_check(asset: dg.AssetKey, name: str, description: str) -> dg.AssetChecksDefinition:
+    """The blocking check that every ``id`` of the staged table ``asset`` appears once.
+
+    Args:
+        asset: The staged table's asset key (``keys.STAGING_CUSTOMERS``, …).
+        name: The check's name (``unique_customer_ids``, …).
+        description: What a repeated id would break (the UI description).
+
+    Returns:
+        The check: it blocks the export when an id repeats (:func:`duplicate_ids`).
+    """
+
+    @dg.asset_check(asset=asset, name=name, blocking=True, pool="duckdb", description=description)
+    def _unique_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        return duplicate_ids(warehouse, keys.table_name(asset))
+
+    return _unique_ids
 
 
-@dg.asset_check(
-    asset=keys.STAGING_ITEMS,
-    name="unique_item_ids",
-    blocking=True,
-    pool="duckdb",
-    description="Each QuickBooks item id appears once.",
+unique_customer_ids = unique_ids_check(
+    keys.STAGING_CUSTOMERS,
+    "unique_customer_ids",
+    "Each QuickBooks customer id appears once: a duplicate would split a customer.",
 )
-def unique_item_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Block the export when an item id repeats."""
-    return duplicate_ids(warehouse, keys.table_name(keys.STAGING_ITEMS))
+unique_item_ids = unique_ids_check(
+    keys.STAGING_ITEMS, "unique_item_ids", "Each QuickBooks item id appears once."
+)

@@ -9,20 +9,15 @@ import dagster as dg
 
 from qbpa_assets.defs import keys
 from qbpa_assets.defs.inventiv_ftp import full_fil_asset
-from qbpa_assets.defs.master_data.assets import land_list_entity
-from qbpa_assets.defs.master_data.checks import duplicate_ids
+from qbpa_assets.defs.master_data.assets import RAW_ASSET, land_list_entity
+from qbpa_assets.defs.master_data.checks import unique_ids_check
 from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
 from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
 from qbpa_assets.lib.markdown import table_preview
 from qbpa_assets.lib.master_data import sales_reps
 
 
-@dg.asset(
-    key=keys.QBO_EMPLOYEES,
-    group_name="quickbooks",
-    kinds={"quickbooks", "duckdb"},
-    pool="duckdb",
-)
+@dg.asset(key=keys.QBO_EMPLOYEES, **RAW_ASSET)
 def quickbooks_employees(
     context: dg.AssetExecutionContext,
     quickbooks: QuickBooksResource,
@@ -78,16 +73,11 @@ def staging_sales_reps(warehouse: WarehouseResource, qbpa: QbpaSettings) -> dg.M
     )
 
 
-@dg.asset_check(
-    asset=keys.STAGING_SALES_REPS,
-    name="unique_sales_rep_ids",
-    blocking=True,
-    pool="duckdb",
-    description="Each sales rep id appears once: an order's REP_ID must name exactly one rep.",
+unique_sales_rep_ids = unique_ids_check(
+    keys.STAGING_SALES_REPS,
+    "unique_sales_rep_ids",
+    "Each sales rep id appears once: an order's REP_ID must name exactly one rep.",
 )
-def unique_sales_rep_ids(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Block the export when a rep id repeats."""
-    return duplicate_ids(warehouse, keys.table_name(keys.STAGING_SALES_REPS))
 
 
 salesrep_fil = full_fil_asset(
