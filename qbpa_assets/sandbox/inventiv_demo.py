@@ -237,26 +237,14 @@ def _rep(reps: list[str], draw: int) -> str:
     return reps[(draw - 1) % len(reps)] if reps else f"R{draw:02d}"
 
 
-def create_demo_db(
-    path: Path,
-    company: SampleCompany,
-    *,
-    orders: int = 25,
-    invalid: int = 4,
-    days: int = 3,
-    seed: int = 1,
-    end_date: date | None = None,
-) -> str:
+def create_demo_db(path: Path, company: SampleCompany, **options: Any) -> str:
     """Create (or replace) a demo Inventiv SQLite database reached through ODBC.
 
     Args:
         path: The SQLite file to create (replaced if it exists).
         company: The sample QuickBooks company whose customers and items the orders use.
-        orders: Number of orders.
-        invalid: How many of them are invalid (each kind of problem in turn).
-        days: Orders spread over this many days ending ``end_date``.
-        seed: Random seed.
-        end_date: Last order day; default today (UTC).
+        **options: :func:`generate_orders`' keywords: ``orders`` (25), ``invalid`` (4), ``days``
+            (3), ``seed`` (1), ``end_date`` (today, UTC), ``lines_per_order``, ``first_order_id``.
 
     Returns:
         The ODBC connection string (``Driver=SQLite3;Database=...``).
@@ -269,17 +257,7 @@ def create_demo_db(
     conn = pyodbc.connect(conn_str, autocommit=True)
     try:
         create_schema(conn)
-        insert_orders(
-            conn,
-            generate_orders(
-                company,
-                orders=orders,
-                invalid=invalid,
-                days=days,
-                seed=seed,
-                end_date=end_date,
-            ),
-        )
+        insert_orders(conn, generate_orders(company, **options))
     finally:
         conn.close()
     return conn_str
