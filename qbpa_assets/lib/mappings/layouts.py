@@ -137,34 +137,30 @@ class Layout:
             MappingError: Missing source table, unknown column, SQL error in an expression,
                 bad ``order_by`` or ``window_column``.
         """
-        try:
-            con.execute(f"SELECT * FROM {self.source} LIMIT 0")
-        except duckdb.Error as exc:
-            raise MappingError(
-                self.path,
-                f"source table {self.source} cannot be read: {first_line(exc)}",
-                "source",
-            ) from exc
+        self._probe(
+            con,
+            f"SELECT * FROM {self.source} LIMIT 0",
+            "source",
+            f"source table {self.source} cannot be read",
+        )
         for column in self.columns:
             _check_single_expression(self.path, column.name, column.sql)
-            try:
-                con.execute(f"SELECT (\n{column.sql}\n) FROM {self.source} LIMIT 0")
-            except duckdb.Error as exc:
-                raise MappingError(
-                    self.path, f"invalid SQL {column.sql!r}: {first_line(exc)}", column.name
-                ) from exc
+            self._probe(
+                con,
+                f"SELECT (\n{column.sql}\n) FROM {self.source} LIMIT 0",
+                column.name,
+                f"invalid SQL {column.sql!r}",
+            )
         if self.order_by:
             _check_single_expression(
                 self.path, "order_by", self.order_by, prefix="SELECT 1 ORDER BY"
             )
-            try:
-                con.execute(f"SELECT 1 FROM {self.source} ORDER BY {self.order_by}\nLIMIT 0")
-            except duckdb.Error as exc:
-                raise MappingError(
-                    self.path,
-                    f"invalid order_by {self.order_by!r}: {first_line(exc)}",
-                    "order_by",
-                ) from exc
+            self._probe(
+                con,
+                f"SELECT 1 FROM {self.source} ORDER BY {self.order_by}\nLIMIT 0",
+                "order_by",
+                f"invalid order_by {self.order_by!r}",
+            )
         if self.window_column:
             cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {self.source}").fetchall()}
             if self.window_column not in cols:
@@ -173,6 +169,13 @@ class Layout:
                     f"window_column {self.window_column!r} is not a column of {self.source}",
                     "window_column",
                 )
+
+    def _probe(self, con: duckdb.DuckDBPyConnection, sql: str, field: str, what: str) -> None:
+        """Run ``sql`` (a ``LIMIT 0`` probe); a DuckDB error becomes ``MappingError(what: …)``."""
+        try:
+            con.execute(sql)
+        except duckdb.Error as exc:
+            raise MappingError(self.path, f"{what}: {first_line(exc)}", field) from exc
 
 
 def _quote_ident(name: str) -> str:
