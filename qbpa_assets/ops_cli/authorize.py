@@ -159,12 +159,7 @@ def _run(
     except QboError as exc:
         return _fail(str(exc))
     stack.callback(auth.close)
-    state = secrets.token_urlsafe(24)
-    url = consent_url(auth, settings, redirect_uri, state)
-    _out("Open this URL in a browser and connect your QuickBooks company:")
-    _out("")
-    _out(f"  {url}")
-    _out("")
+    state, url = _show_consent(auth, settings, redirect_uri)
     _out(f"Waiting up to {args.timeout:.0f}s for the redirect to {redirect_uri} ...")
     if args.open:
         webbrowser.open(url)
@@ -199,6 +194,18 @@ def consent_url(auth: Any, settings: QboSettings, redirect_uri: str, state: str)
     return f"{auth.auth_endpoint}?{urlencode(query)}"
 
 
+def _show_consent(
+    auth: Any, settings: QboSettings, redirect_uri: str, *, where: str = ""
+) -> tuple[str, str]:
+    """Print a fresh consent URL to open ``where``; return its CSRF state and the URL."""
+    state = secrets.token_urlsafe(24)
+    url = consent_url(auth, settings, redirect_uri, state)
+    intro = f"Open this URL in a browser{where} and connect your QuickBooks company:"
+    for line in (intro, "", f"  {url}", ""):
+        _out(line)
+    return state, url
+
+
 def parse_redirect(text: str) -> dict[str, str]:
     """The query parameters of a pasted redirect URL (or of a bare query string)."""
     text = text.strip().strip("'\"<>")
@@ -218,12 +225,7 @@ def _paste(args: argparse.Namespace, settings: QboSettings) -> int:
     except QboError as exc:
         return _fail(str(exc))
     try:
-        state = secrets.token_urlsafe(24)
-        url = consent_url(auth, settings, redirect_uri, state)
-        _out("Open this URL in a browser (on any machine) and connect your QuickBooks company:")
-        _out("")
-        _out(f"  {url}")
-        _out("")
+        state, url = _show_consent(auth, settings, redirect_uri, where=" (on any machine)")
         _out(f"QuickBooks then sends the browser to {redirect_uri}?code=…&state=…&realmId=…")
         _out("(the page itself need not load). Copy that whole address from the browser and")
         _out("paste it here, then press Enter:")
