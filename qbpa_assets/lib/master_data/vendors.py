@@ -9,15 +9,20 @@ staged: it is personal data PocketAdvantage has no use for.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import duckdb
 
-from qbpa_assets.lib.warehouse.flatten import ADDR, META, REF, V, address, number, shape
-from qbpa_assets.lib.warehouse.tables import count_rows, ensure_schema
-
-logger = logging.getLogger(__name__)
+from qbpa_assets.lib.master_data.list_sql import (
+    CONTACT_SHAPE,
+    NAME_SHAPE,
+    active_column,
+    contact_columns,
+    name_columns,
+    rebuild,
+    staging_sql,
+)
+from qbpa_assets.lib.warehouse.flatten import ADDR, META, REF, V, address, number
 
 TABLE = "staging.vendors"
 RAW_TABLE = "quickbooks.vendors"
@@ -25,21 +30,10 @@ RAW_TABLE = "quickbooks.vendors"
 VENDOR_SHAPE: dict[str, Any] = {
     "Id": V,
     "SyncToken": V,
-    "DisplayName": V,
-    "CompanyName": V,
-    "Title": V,
-    "GivenName": V,
-    "MiddleName": V,
-    "FamilyName": V,
-    "Suffix": V,
+    **NAME_SHAPE,
     "PrintOnCheckName": V,
     "Active": "BOOLEAN",
-    "PrimaryEmailAddr": {"Address": V},
-    "PrimaryPhone": {"FreeFormNumber": V},
-    "Mobile": {"FreeFormNumber": V},
-    "Fax": {"FreeFormNumber": V},
-    "AlternatePhone": {"FreeFormNumber": V},
-    "WebAddr": {"URI": V},
+    **CONTACT_SHAPE,
     "BillAddr": ADDR,
     "AcctNum": V,
     "TermRef": REF,
@@ -49,44 +43,25 @@ VENDOR_SHAPE: dict[str, Any] = {
     "MetaData": META,
 }
 
-VENDORS_SQL = f"""
-CREATE OR REPLACE TABLE {TABLE} AS
-WITH src AS (
-  SELECT r.id, r.sync_token, r.last_updated, r.active, r.payload,
-         json_transform(r.payload, {shape(VENDOR_SHAPE)}) AS v
-  FROM {RAW_TABLE} AS r
+VENDORS_SQL = staging_sql(
+    TABLE,
+    RAW_TABLE,
+    VENDOR_SHAPE,
+    "v",
+    [
+        name_columns("v"),
+        "v.PrintOnCheckName AS print_on_check_name",
+        contact_columns("v"),
+        address("bill", "v.BillAddr"),
+        "v.AcctNum AS account_number",
+        "v.TermRef.value AS term_id",
+        "v.TermRef.name AS term_name",
+        "v.CurrencyRef.value AS currency",
+        number("v.Balance", "balance"),
+        "coalesce(v.Vendor1099, false) AS vendor_1099",
+        active_column("v"),
+    ],
 )
-SELECT
-    CAST(id AS VARCHAR) AS id,
-    coalesce(v.SyncToken, sync_token) AS sync_token,
-    v.DisplayName AS display_name,
-    v.CompanyName AS company_name,
-    v.Title AS title,
-    v.GivenName AS given_name,
-    v.MiddleName AS middle_name,
-    v.FamilyName AS family_name,
-    v.Suffix AS suffix,
-    v.PrintOnCheckName AS print_on_check_name,
-    v.PrimaryEmailAddr.Address AS email,
-    v.PrimaryPhone.FreeFormNumber AS phone,
-    v.Mobile.FreeFormNumber AS mobile,
-    v.Fax.FreeFormNumber AS fax,
-    v.AlternatePhone.FreeFormNumber AS alternate_phone,
-    v.WebAddr.URI AS website,
-    {address("bill", "v.BillAddr")},
-    v.AcctNum AS account_number,
-    v.TermRef.value AS term_id,
-    v.TermRef.name AS term_name,
-    v.CurrencyRef.value AS currency,
-    {number("v.Balance", "balance")},
-    coalesce(v.Vendor1099, false) AS vendor_1099,
-    CAST(coalesce(active, v.Active, true) AS BOOLEAN) AS active,
-    v.MetaData.CreateTime AS created_at,
-    coalesce(last_updated, v.MetaData.LastUpdatedTime) AS last_updated,
-    payload
-FROM src
-ORDER BY TRY_CAST(id AS BIGINT) NULLS LAST, id
-"""
 
 
 def refresh_vendors(con: duckdb.DuckDBPyConnection) -> int:
@@ -98,8 +73,4 @@ def refresh_vendors(con: duckdb.DuckDBPyConnection) -> int:
     Returns:
         Number of staged rows.
     """
-    ensure_schema(con, "staging")
-    con.execute(VENDORS_SQL)
-    rows = count_rows(con, TABLE)
-    logger.info("%s: %d rows", TABLE, rows)
-    return rows
+    return rebuild(con, VENDORS_SQL, TABLE)

@@ -1,0 +1,127 @@
+"""The SQL a list entity's staging is built from: its frame, and the fields parties share.
+
+A list entity (Customer, Item, Vendor) is staged by one ``CREATE OR REPLACE TABLE`` statement
+(:func:`staging_sql`): each raw row parsed once, then ``id``, ``sync_token``, the entity's own
+columns, ``created_at``, ``last_updated`` and the raw ``payload``, ordered by numeric id. The
+name and contact fields a customer and a vendor share are spelled once here (:data:`NAME_SHAPE`
+with :func:`name_columns`, :data:`CONTACT_SHAPE` with :func:`contact_columns`).
+:func:`rebuild` runs a staging statement and counts the rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import duckdb
+
+from qbpa_assets.lib.warehouse.flatten import V, shape
+from qbpa_assets.lib.warehouse.tables import count_rows, ensure_schema
+
+logger = logging.getLogger(__name__)
+
+#: (staged column, QBO field) of a party's names.
+_NAMES = [
+    ("display_name", "DisplayName"),
+    ("company_name", "CompanyName"),
+    ("title", "Title"),
+    ("given_name", "GivenName"),
+    ("middle_name", "MiddleName"),
+    ("family_name", "FamilyName"),
+    ("suffix", "Suffix"),
+]
+#: (staged column, QBO field, its sub-field) of a party's contact details.
+_CONTACT = [
+    ("email", "PrimaryEmailAddr", "Address"),
+    ("phone", "PrimaryPhone", "FreeFormNumber"),
+    ("mobile", "Mobile", "FreeFormNumber"),
+    ("fax", "Fax", "FreeFormNumber"),
+    ("alternate_phone", "AlternatePhone", "FreeFormNumber"),
+    ("website", "WebAddr", "URI"),
+]
+
+#: The ``json_transform`` shape of a party's names (the fields :func:`name_columns` reads).
+NAME_SHAPE: dict[str, Any] = {field: V for _, field in _NAMES}
+#: The ``json_transform`` shape of a party's contact (the fields :func:`contact_columns` reads).
+CONTACT_SHAPE: dict[str, Any] = {field: {sub: V} for _, field, sub in _CONTACT}
+
+
+def name_columns(x: str) -> str:
+    """The columns ``display_name`` … ``suffix`` of the party struct ``x``."""
+    return ",\n    ".join(f"{x}.{field} AS {col}" for col, field in _NAMES)
+
+
+def contact_columns(x: str) -> str:
+    """The columns ``email``, ``phone``, ``mobile``, ``fax``, ``alternate_phone``, ``website``."""
+    return ",\n    ".join(f"{x}.{field}.{sub} AS {col}" for col, field, sub in _CONTACT)
+
+
+def active_column(x: str) -> str:
+    """The ``active`` column: the raw row's flag, else the struct ``x``'s, else true."""
+    return f"CAST(coalesce(active, {x}.Active, true) AS BOOLEAN) AS active"
+
+
+def staging_sql(
+    table: str, raw_table: str, structure: dict[str, Any], x: str, columns: list[str]
+) -> str:
+    """The statement that rebuilds ``table`` from ``raw_table``, one row per raw row.
+
+    Args:
+        table: The staged table (``staging.customers``, …).
+        raw_table: Its raw table (``quickbooks.customers``, …), with ``id``, ``sync_token``,
+            ``last_updated``, ``active`` and ``payload``.
+        structure: The ``json_transform`` shape each payload is parsed with (once).
+        x: The alias of the parsed struct that ``columns`` read.
+        columns: The entity's own columns, in table order, between ``sync_token`` and
+            ``created_at``.
+
+    Returns:
+        The ``CREATE OR REPLACE TABLE`` statement.
+    """
+    body = ",\n    ".join(columns)
+    return f"""
+CREATE OR REPLACE TABLE {table} AS
+WITH src AS (
+  SELECT r.id, r.sync_token, r.last_updated, r.active, r.payload,
+         json_transform(r.payload, {shape(structure)}) AS {x}
+  FROM {raw_table} AS r
+)
+SELECT
+    CAST(id AS VARCHAR) AS id,
+    coalesce({x}.SyncToken, sync_token) AS sync_token,
+    {body},
+    {x}.MetaData.CreateTime AS created_at,
+    coalesce(last_updated, {x}.MetaData.LastUpdatedTime) AS last_updated,
+    payload
+FROM src
+ORDER BY TRY_CAST(id AS BIGINT) NULLS LAST, id
+"""
+
+
+def rebuild(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    table: str,
+    params: dict[str, Any] | None = None,
+    label: str | None = None,
+) -> int:
+    """Run the staging statement ``sql`` (in schema ``staging``) and count ``table``'s rows.
+
+    Args:
+        con: DuckDB connection holding the raw table.
+        sql: The statement that rebuilds ``table``.
+        table: The staged table.
+        params: The statement's named parameters, if any.
+        label: How the log line names the table (default: ``table``).
+
+    Returns:
+        Number of staged rows.
+    """
+    ensure_schema(con, "staging")
+    if params is None:
+        con.execute(sql)
+    else:
+        con.execute(sql, params)
+    rows = count_rows(con, table)
+    logger.info("%s: %d rows", label or table, rows)
+    return rows
