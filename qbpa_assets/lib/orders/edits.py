@@ -254,15 +254,9 @@ def apply_changes(
     payloads = mapped.payloads
     docs = followup.read_documents(client, entity, [c.qbo_id for c in candidates])
     followup.store_documents(con, entity, list(docs.values()))
-    to_send: list[Candidate] = []
     for c in candidates:
-        c.doc = docs.get(c.qbo_id)
-        c.payload = payloads.get(c.order_id)
-        change = _decide(entity, c, target, reasons.get(c.order_id), result)
-        if change is not None:
-            result.changes.append(change)
-        else:
-            to_send.append(c)
+        c.doc, c.payload = docs.get(c.qbo_id), payloads.get(c.order_id)
+    to_send = _triage(entity, candidates, target, reasons, result)
     index = 0
     for attempt in (0, 1):
         stale: list[Candidate] = []
@@ -303,14 +297,9 @@ def apply_changes(
         # Someone saved the document meanwhile: read it again and decide once more.
         result.stale_retries += len(stale)
         fresh = followup.read_documents(client, entity, [c.qbo_id for c in stale])
-        to_send = []
         for c in stale:
             c.doc = fresh.get(c.qbo_id)
-            change = _decide(entity, c, target, reasons.get(c.order_id), result)
-            if change is not None:
-                result.changes.append(change)
-            else:
-                to_send.append(c)
+        to_send = _triage(entity, stale, target, reasons, result)
     record(con, entity, result.changes)
     followup.store_documents(
         con, entity, [c.doc for c in candidates if c.doc is not None and c.doc.get("Id")]
@@ -322,6 +311,24 @@ def apply_changes(
         if change.action not in ("updated", "cancelled"):
             logger.warning(f"order {change.order_id}: {change.action}: {change.message}")
     return result
+
+
+def _triage(
+    entity: str,
+    candidates: list[Candidate],
+    target: StatusTarget,
+    reasons: dict[str, list[str]],
+    result: EditResult,
+) -> list[Candidate]:
+    """Record the Change of each candidate nothing is to be sent for; return the others."""
+    to_send: list[Candidate] = []
+    for c in candidates:
+        change = _decide(entity, c, target, reasons.get(c.order_id), result)
+        if change is None:
+            to_send.append(c)
+        else:
+            result.changes.append(change)
+    return to_send
 
 
 def _decide(
