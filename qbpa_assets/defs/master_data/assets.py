@@ -99,14 +99,21 @@ quickbooks_items = raw_list_asset(
 
 # ----------------------------------------------------------------------------- staging
 
+#: What every staged master-data asset declares besides its key and raw table.
+STAGED_ASSET: dict = {"group_name": "staging", "kinds": {"duckdb"}, "pool": "duckdb"}
 
-@dg.asset(
-    key=keys.STAGING_CUSTOMERS,
-    deps=[keys.QBO_CUSTOMERS],
-    group_name="staging",
-    kinds={"duckdb"},
-    pool="duckdb",
-)
+
+def staged_result(
+    con: duckdb.DuckDBPyConnection, key: dg.AssetKey, rows: int, **metadata: object
+) -> dg.MaterializeResult:
+    """The result of a staged table just rebuilt: its row count, ``metadata``, a preview."""
+    preview = table_preview(con, keys.table_name(key))
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": rows, **metadata, "preview": dg.MetadataValue.md(preview)}
+    )
+
+
+@dg.asset(key=keys.STAGING_CUSTOMERS, deps=[keys.QBO_CUSTOMERS], **STAGED_ASSET)
 def staging_customers(warehouse: WarehouseResource, qbpa: QbpaSettings) -> dg.MaterializeResult:
     """Customers typed and flattened: one row per QuickBooks customer, active and inactive.
 
@@ -117,10 +124,7 @@ def staging_customers(warehouse: WarehouseResource, qbpa: QbpaSettings) -> dg.Ma
     """
     with warehouse.get_connection() as con:
         rows = staging.refresh_customers(con, qbpa.rep_source)
-        preview = table_preview(con, keys.table_name(keys.STAGING_CUSTOMERS))
-    return dg.MaterializeResult(
-        metadata={"dagster/row_count": rows, "preview": dg.MetadataValue.md(preview)}
-    )
+        return staged_result(con, keys.STAGING_CUSTOMERS, rows)
 
 
 def staged_table_asset(
@@ -143,16 +147,10 @@ def staged_table_asset(
 
     def _stage(warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.get_connection() as con:
-            rows = refresh(con)
-            preview = table_preview(con, keys.table_name(key))
-        return dg.MaterializeResult(
-            metadata={"dagster/row_count": rows, "preview": dg.MetadataValue.md(preview)}
-        )
+            return staged_result(con, key, refresh(con))
 
     _stage.__doc__ = doc
-    return dg.asset(key=key, deps=[raw_key], group_name="staging", kinds={"duckdb"}, pool="duckdb")(
-        _stage
-    )
+    return dg.asset(key=key, deps=[raw_key], **STAGED_ASSET)(_stage)
 
 
 staging_items = staged_table_asset(

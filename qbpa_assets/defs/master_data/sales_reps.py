@@ -9,11 +9,15 @@ import dagster as dg
 
 from qbpa_assets.defs import keys
 from qbpa_assets.defs.inventiv_ftp import full_fil_asset
-from qbpa_assets.defs.master_data.assets import RAW_ASSET, land_list_entity
+from qbpa_assets.defs.master_data.assets import (
+    RAW_ASSET,
+    STAGED_ASSET,
+    land_list_entity,
+    staged_result,
+)
 from qbpa_assets.defs.master_data.checks import unique_ids_check
 from qbpa_assets.defs.resources.quickbooks import QuickBooksResource
 from qbpa_assets.defs.resources.warehouse import QbpaSettings, WarehouseResource
-from qbpa_assets.lib.markdown import table_preview
 from qbpa_assets.lib.master_data import sales_reps
 
 
@@ -44,9 +48,7 @@ def quickbooks_employees(
     # A custom-field source also reads the landed invoices (quickbooks.invoices, the values seen
     # on them); the designed lineage shows the rep source only.
     deps=[keys.QBO_EMPLOYEES],
-    group_name="staging",
-    kinds={"duckdb"},
-    pool="duckdb",
+    **STAGED_ASSET,
 )
 def staging_sales_reps(warehouse: WarehouseResource, qbpa: QbpaSettings) -> dg.MaterializeResult:
     """Sales reps from the configured source: one row per rep, active and inactive.
@@ -62,15 +64,9 @@ def staging_sales_reps(warehouse: WarehouseResource, qbpa: QbpaSettings) -> dg.M
         inactive = con.execute(
             f"SELECT count(*) FROM {keys.table_name(keys.STAGING_SALES_REPS)} WHERE NOT active"
         ).fetchone()[0]
-        preview = table_preview(con, keys.table_name(keys.STAGING_SALES_REPS))
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "inactive_rows": inactive,
-            "rep_source": source.setting,
-            "preview": dg.MetadataValue.md(preview),
-        }
-    )
+        return staged_result(
+            con, keys.STAGING_SALES_REPS, rows, inactive_rows=inactive, rep_source=source.setting
+        )
 
 
 unique_sales_rep_ids = unique_ids_check(
