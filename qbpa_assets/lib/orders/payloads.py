@@ -102,33 +102,39 @@ def build_payloads(
     """
     if not order_ids:
         return {}
-    hkeys = list(mapping.header)
-    hexprs = ", ".join(f"(\n{mapping.header[k]}\n)" for k in hkeys)
     payloads: dict[str, dict] = {}
-    rows = con.execute(
-        f"SELECT o.order_id, {hexprs} FROM {HEADER_FROM} "
-        "WHERE o.order_id IN (SELECT unnest(?::VARCHAR[]))",
-        [list(order_ids)],
-    ).fetchall()
-    for row in rows:
-        payload: dict = {}
-        for key, value in zip(hkeys, row[1:], strict=True):
-            _assign(payload, key, value)
-        payload["Line"] = []
-        payloads[row[0]] = payload
-    lkeys = list(mapping.line)
-    lexprs = ", ".join(f"(\n{mapping.line[k]}\n)" for k in lkeys)
-    rows = con.execute(
-        f"SELECT l.order_id, {lexprs} FROM {LINE_FROM} "
-        "WHERE l.order_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY l.order_id, l.line_no",
-        [list(order_ids)],
-    ).fetchall()
-    for row in rows:
-        line: dict = {}
-        for key, value in zip(lkeys, row[1:], strict=True):
-            _assign(line, key, value)
-        payloads[row[0]]["Line"].append(line)
+    for order_id, header in _mapped(con, mapping.header, HEADER_FROM, "o", "", order_ids):
+        header["Line"] = []
+        payloads[order_id] = header
+    line_order = " ORDER BY l.order_id, l.line_no"
+    for order_id, line in _mapped(con, mapping.line, LINE_FROM, "l", line_order, order_ids):
+        payloads[order_id]["Line"].append(line)
     return payloads
+
+
+def _mapped(
+    con: duckdb.DuckDBPyConnection,
+    fields: dict[str, str],
+    source: str,
+    alias: str,
+    order: str,
+    order_ids: Sequence[str],
+) -> list[tuple[str, dict]]:
+    """``(order id, object)`` per row of ``source``: each field's expression at its dotted path."""
+    keys = list(fields)
+    exprs = ", ".join(f"(\n{fields[k]}\n)" for k in keys)
+    rows = con.execute(
+        f"SELECT {alias}.order_id, {exprs} FROM {source} "
+        f"WHERE {alias}.order_id IN (SELECT unnest(?::VARCHAR[])){order}",
+        [list(order_ids)],
+    ).fetchall()
+    out: list[tuple[str, dict]] = []
+    for row in rows:
+        obj: dict = {}
+        for key, value in zip(keys, row[1:], strict=True):
+            _assign(obj, key, value)
+        out.append((row[0], obj))
+    return out
 
 
 def _failing_field(con: duckdb.DuckDBPyConnection, mapping: OrderMapping, order_id: str) -> str:
