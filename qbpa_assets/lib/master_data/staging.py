@@ -17,16 +17,7 @@ from typing import Any
 
 import duckdb
 
-from qbpa_assets.lib.master_data import sales_reps
-from qbpa_assets.lib.master_data.list_sql import (
-    CONTACT_SHAPE,
-    NAME_SHAPE,
-    active_column,
-    contact_columns,
-    name_columns,
-    rebuild,
-    staging_sql,
-)
+from qbpa_assets.lib.master_data import list_sql, sales_reps
 from qbpa_assets.lib.master_data.rep_source import RepSource
 from qbpa_assets.lib.warehouse.flatten import ADDR, META, REF, V, address, number
 
@@ -34,7 +25,7 @@ from qbpa_assets.lib.warehouse.flatten import ADDR, META, REF, V, address, numbe
 CUSTOMER_SHAPE: dict[str, Any] = {
     "Id": V,
     "SyncToken": V,
-    **NAME_SHAPE,
+    **list_sql.NAME_SHAPE,
     "FullyQualifiedName": V,
     "PrintOnCheckName": V,
     "Active": "BOOLEAN",
@@ -53,7 +44,7 @@ CUSTOMER_SHAPE: dict[str, Any] = {
     "PreferredDeliveryMethod": V,
     "ResaleNum": V,
     "Notes": V,
-    **CONTACT_SHAPE,
+    **list_sql.CONTACT_SHAPE,
     "BillAddr": ADDR,
     "ShipAddr": ADDR,
     "MetaData": META,
@@ -87,16 +78,16 @@ ITEM_SHAPE: dict[str, Any] = {
     "MetaData": META,
 }
 
-CUSTOMERS_SQL = staging_sql(
+CUSTOMERS_SQL = list_sql.staging_sql(
     "staging.customers",
     "quickbooks.customers",
     CUSTOMER_SHAPE,
     "c",
     [
-        name_columns("c"),
+        list_sql.name_columns("c"),
         "c.FullyQualifiedName AS fully_qualified_name",
         "c.PrintOnCheckName AS print_on_check_name",
-        active_column("c"),
+        list_sql.active_column("c"),
         "coalesce(c.Job, false) AS is_job",
         "c.ParentRef.value AS parent_id",
         "c.ParentRef.name AS parent_name",
@@ -114,14 +105,14 @@ CUSTOMERS_SQL = staging_sql(
         "c.DefaultTaxCodeRef.value AS tax_code_id",
         "c.PreferredDeliveryMethod AS preferred_delivery_method",
         "c.ResaleNum AS resale_num",
-        contact_columns("c"),
+        list_sql.contact_columns("c"),
         address("bill", "c.BillAddr"),
         address("ship", "c.ShipAddr"),
         "c.Notes AS notes",
     ],
 )
 
-ITEMS_SQL = staging_sql(
+ITEMS_SQL = list_sql.staging_sql(
     "staging.items",
     "quickbooks.items",
     ITEM_SHAPE,
@@ -131,7 +122,7 @@ ITEMS_SQL = staging_sql(
         "i.FullyQualifiedName AS fully_qualified_name",
         "i.Sku AS sku",
         "i.Type AS type",
-        active_column("i"),
+        list_sql.active_column("i"),
         "i.Description AS description",
         "i.PurchaseDesc AS purchase_description",
         number("i.UnitPrice", "unit_price"),
@@ -166,7 +157,7 @@ def refresh_customers(con: duckdb.DuckDBPyConnection, rep_source: RepSource | No
     Returns:
         Number of staged rows.
     """
-    rows = rebuild(con, CUSTOMERS_SQL, "staging.customers")
+    rows = list_sql.rebuild(con, CUSTOMERS_SQL, "staging.customers")
     sales_reps.fill_usual_reps(con, rep_source or RepSource("employee"))
     return rows
 
@@ -180,4 +171,4 @@ def refresh_items(con: duckdb.DuckDBPyConnection) -> int:
     Returns:
         Number of staged rows.
     """
-    return rebuild(con, ITEMS_SQL, "staging.items")
+    return list_sql.rebuild(con, ITEMS_SQL, "staging.items")

@@ -13,15 +13,7 @@ from typing import Any
 
 import duckdb
 
-from qbpa_assets.lib.master_data.list_sql import (
-    CONTACT_SHAPE,
-    NAME_SHAPE,
-    active_column,
-    contact_columns,
-    name_columns,
-    rebuild,
-    staging_sql,
-)
+from qbpa_assets.lib.master_data import list_sql
 from qbpa_assets.lib.warehouse.flatten import ADDR, META, REF, V, address, number
 
 TABLE = "staging.vendors"
@@ -30,10 +22,10 @@ RAW_TABLE = "quickbooks.vendors"
 VENDOR_SHAPE: dict[str, Any] = {
     "Id": V,
     "SyncToken": V,
-    **NAME_SHAPE,
+    **list_sql.NAME_SHAPE,
     "PrintOnCheckName": V,
     "Active": "BOOLEAN",
-    **CONTACT_SHAPE,
+    **list_sql.CONTACT_SHAPE,
     "BillAddr": ADDR,
     "AcctNum": V,
     "TermRef": REF,
@@ -43,15 +35,15 @@ VENDOR_SHAPE: dict[str, Any] = {
     "MetaData": META,
 }
 
-VENDORS_SQL = staging_sql(
+VENDORS_SQL = list_sql.staging_sql(
     TABLE,
     RAW_TABLE,
     VENDOR_SHAPE,
     "v",
     [
-        name_columns("v"),
+        list_sql.name_columns("v"),
         "v.PrintOnCheckName AS print_on_check_name",
-        contact_columns("v"),
+        list_sql.contact_columns("v"),
         address("bill", "v.BillAddr"),
         "v.AcctNum AS account_number",
         "v.TermRef.value AS term_id",
@@ -59,7 +51,7 @@ VENDORS_SQL = staging_sql(
         "v.CurrencyRef.value AS currency",
         number("v.Balance", "balance"),
         "coalesce(v.Vendor1099, false) AS vendor_1099",
-        active_column("v"),
+        list_sql.active_column("v"),
     ],
 )
 
@@ -73,4 +65,4 @@ def refresh_vendors(con: duckdb.DuckDBPyConnection) -> int:
     Returns:
         Number of staged rows.
     """
-    return rebuild(con, VENDORS_SQL, TABLE)
+    return list_sql.rebuild(con, VENDORS_SQL, TABLE)
