@@ -4,7 +4,8 @@ requests lets ``REQUESTS_CA_BUNDLE`` (set machine-wide on many hosts) override
 ``session.verify``, and intuit-oauth fetches the discovery document inside
 ``AuthClient.__init__``. So a custom CA cannot be configured on the session after construction:
 :class:`CaAwareAuthClient` (an ``AuthClient`` is a ``requests.Session``) forces ``verify`` and a
-timeout in ``request()`` itself, which every intuit-oauth call goes through.
+timeout in ``request()`` itself (:class:`~.transport.ForcedVerify`), which every intuit-oauth call
+goes through.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from intuitlib.exceptions import AuthClientError
 from qbpa_assets.lib.quickbooks.errors import QboAuthError, QboConnectionError, QboError
 from qbpa_assets.lib.quickbooks.settings import QboSettings
 from qbpa_assets.lib.quickbooks.tokens import REAUTHORIZE_HINT, TokenGrant
+from qbpa_assets.lib.quickbooks.transport import ForcedVerify
 
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 
@@ -34,7 +36,7 @@ def discovery_url(environment: str) -> str:
     return env
 
 
-class CaAwareAuthClient(AuthClient):
+class CaAwareAuthClient(ForcedVerify, AuthClient):
     """``AuthClient`` whose every HTTP request uses our CA bundle and a timeout."""
 
     def __init__(
@@ -44,13 +46,6 @@ class CaAwareAuthClient(AuthClient):
         self._qbpa_verify = ca_bundle
         self._qbpa_timeout = timeout
         super().__init__(*args, **kwargs)
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
-        """Send a request with ``verify`` forced to the CA bundle (when one is configured)."""
-        if self._qbpa_verify:
-            kwargs["verify"] = self._qbpa_verify
-        kwargs.setdefault("timeout", self._qbpa_timeout)
-        return super().request(method, url, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"CaAwareAuthClient(environment={self.environment!r})"

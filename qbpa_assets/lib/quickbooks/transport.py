@@ -21,7 +21,25 @@ CONNECT_TIMEOUT = 10.0
 USER_AGENT = "qbpa (python-quickbooks V3 library)"
 
 
-class ApiSession(requests.Session):
+class ForcedVerify:
+    """Mixin for a ``requests.Session``: every request passes our CA bundle and a timeout.
+
+    The subclass sets ``_qbpa_verify`` (CA file or ``None`` for the system store) and
+    ``_qbpa_timeout`` before its first request.
+    """
+
+    _qbpa_verify: str | None
+    _qbpa_timeout: Any
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        """Send with ``verify`` forced (``REQUESTS_CA_BUNDLE`` would override the session's)."""
+        if self._qbpa_verify:
+            kwargs["verify"] = self._qbpa_verify
+        kwargs.setdefault("timeout", self._qbpa_timeout)
+        return super().request(method, url, *args, **kwargs)  # type: ignore[misc]
+
+
+class ApiSession(ForcedVerify, requests.Session):
     """HTTP session for API calls: per-thread bearer token, forced CA bundle and timeouts.
 
     Args:
@@ -32,8 +50,8 @@ class ApiSession(requests.Session):
 
     def __init__(self, ca_bundle: str | None, timeout: float, pool_size: int) -> None:
         super().__init__()
-        self._verify = ca_bundle
-        self._timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
+        self._qbpa_verify = ca_bundle
+        self._qbpa_timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
         self._local = threading.local()
         adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
         self.mount("https://", adapter)
@@ -46,13 +64,6 @@ class ApiSession(requests.Session):
     @access_token.setter
     def access_token(self, value: str) -> None:
         self._local.token = value
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
-        """Send with ``verify`` forced (``REQUESTS_CA_BUNDLE`` would override the session's)."""
-        if self._verify:
-            kwargs["verify"] = self._verify
-        kwargs.setdefault("timeout", self._timeout)
-        return super().request(method, url, *args, **kwargs)
 
     def __repr__(self) -> str:
         return "ApiSession()"
