@@ -30,20 +30,23 @@ _NAMES = [
     ("family_name", "FamilyName"),
     ("suffix", "Suffix"),
 ]
-#: (staged column, QBO field, its sub-field) of a party's contact details.
-_CONTACT = [
-    ("email", "PrimaryEmailAddr", "Address"),
-    ("phone", "PrimaryPhone", "FreeFormNumber"),
-    ("mobile", "Mobile", "FreeFormNumber"),
-    ("fax", "Fax", "FreeFormNumber"),
-    ("alternate_phone", "AlternatePhone", "FreeFormNumber"),
-    ("website", "WebAddr", "URI"),
+#: (staged column, QBO field) of a party's phone numbers, each read as ``<field>.FreeFormNumber``;
+#: the contact is the e-mail, these, then the website.
+_PHONES = [
+    ("phone", "PrimaryPhone"),
+    ("mobile", "Mobile"),
+    ("fax", "Fax"),
+    ("alternate_phone", "AlternatePhone"),
 ]
 
 #: The ``json_transform`` shape of a party's names (the fields :func:`name_columns` reads).
 NAME_SHAPE: dict[str, Any] = {field: V for _, field in _NAMES}
 #: The ``json_transform`` shape of a party's contact (the fields :func:`contact_columns` reads).
-CONTACT_SHAPE: dict[str, Any] = {field: {sub: V} for _, field, sub in _CONTACT}
+CONTACT_SHAPE: dict[str, Any] = {
+    "PrimaryEmailAddr": {"Address": V},
+    **{field: {"FreeFormNumber": V} for _, field in _PHONES},
+    "WebAddr": {"URI": V},
+}
 
 
 def name_columns(x: str) -> str:
@@ -53,7 +56,10 @@ def name_columns(x: str) -> str:
 
 def contact_columns(x: str) -> str:
     """The columns ``email``, ``phone``, ``mobile``, ``fax``, ``alternate_phone``, ``website``."""
-    return ",\n    ".join(f"{x}.{field}.{sub} AS {col}" for col, field, sub in _CONTACT)
+    phones = [f"{x}.{field}.FreeFormNumber AS {col}" for col, field in _PHONES]
+    return ",\n    ".join(
+        [f"{x}.PrimaryEmailAddr.Address AS email", *phones, f"{x}.WebAddr.URI AS website"]
+    )
 
 
 def active_column(x: str) -> str:
