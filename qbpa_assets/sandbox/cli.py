@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from qbpa_assets.sandbox.company import generate_company
 from qbpa_assets.sandbox.emulator import Emulator, client_env
@@ -49,28 +50,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The ``serve`` options handed on under their own names: to the sample company, to the emulator.
+_COMPANY_OPTIONS = ("customers", "items", "invoices", "days", "seed", "end_date")
+_EMULATOR_OPTIONS = (
+    "port",
+    "host",
+    "workdir",
+    "refresh_grace_seconds",
+    "access_token_ttl",
+    "enforce_limits",
+    "refresh_token_lifetime",
+)
+
+
+def _pick(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in names}
+
+
 def serve(args: argparse.Namespace) -> int:
     """Start the emulator, print its connection line and block until a signal arrives."""
-    company = generate_company(
-        customers=args.customers,
-        items=args.items,
-        invoices=args.invoices,
-        days=args.days,
-        seed=args.seed,
-        end_date=args.end_date,
-    )
     extra = {"realm_id": args.realm_id} if args.realm_id else {}
-    emu = Emulator(
-        company=company,
-        port=args.port,
-        host=args.host,
-        workdir=args.workdir,
-        refresh_grace_seconds=args.refresh_grace_seconds,
-        access_token_ttl=args.access_token_ttl,
-        enforce_limits=args.enforce_limits,
-        refresh_token_lifetime=args.refresh_token_lifetime,
-        **extra,
-    )
+    company = generate_company(**_pick(args, _COMPANY_OPTIONS))
+    emu = Emulator(company=company, **_pick(args, _EMULATOR_OPTIONS), **extra)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
