@@ -10,10 +10,12 @@ checks it: a page holding a ``Fault`` (a 200 can carry one), or whose row count 
 the ``maxResults`` QuickBooks reported, fails the load naming the file.
 
 Pages are loaded in batches of :data:`PAGES_PER_STATEMENT`. A list table is replaced in one
-transaction (readers see yesterday's table or today's, never a mix). Invoices are upserted one
-committed batch at a time: DuckDB keeps a transaction's upserted rows in memory until it
-commits (measured: ~4 KB per invoice, 3.3 GB for 800,000), so one transaction per window would
-let a 2-year backfill (one extraction of ~1,500 pages) outgrow any memory limit. An upsert is
+transaction (readers see yesterday's table or today's, never a mix). Invoices are merged one
+committed batch at a time by a set-based merge (a temporary table of the batch, a ``DELETE`` of
+the stored rows it supersedes, one ``INSERT``), not ``INSERT … ON CONFLICT``: DuckDB keeps an
+upsert's rows in memory until commit (~4 KB per invoice) and logs them to the WAL, so every
+commit paid a checkpoint that rewrote the growing table. A batch holds more rows than a DuckDB
+row group (122,880), so its ``INSERT`` is written straight to the database file. The merge is
 idempotent, so a load stopped half-way leaves only newest versions and a re-run completes it.
 """
 
@@ -61,8 +63,10 @@ RAW_TABLES_DDL = (
 _MAX_RESULTS_RE = re.compile(rb'"maxResults"\s*:\s*(\d+)')
 _TAIL = 256
 
-#: Pages (of ≤ 1000 entities) per INSERT: bounds DuckDB's memory; 20 pages ≈ 50 MB of JSON.
-PAGES_PER_STATEMENT = 20
+#: Pages (of ≤ 1000 entities) per INSERT and per committed invoice batch (≈ 500 MB of JSON,
+#: which DuckDB spills under its memory limit): more rows than a row group, so that a batch is
+#: written to the database file directly, not through the WAL and a checkpoint per commit.
+PAGES_PER_STATEMENT = 200
 
 _ENVELOPE = """
     e ->> 'Id' AS id,
@@ -70,12 +74,15 @@ _ENVELOPE = """
     CAST(e -> 'MetaData' ->> 'LastUpdatedTime' AS TIMESTAMPTZ) AS last_updated
 """
 _LIST_ROW = f"{_ENVELOPE}, COALESCE(CAST(e ->> 'Active' AS BOOLEAN), TRUE) AS active, e AS payload"
-_INVOICE_ROW = f"{_ENVELOPE}, CAST(e ->> 'TxnDate' AS DATE) AS txn_date, FALSE AS deleted, e"
+_INVOICE_ROW = (
+    f"{_ENVELOPE}, CAST(e ->> 'TxnDate' AS DATE) AS txn_date, FALSE AS deleted, e AS payload"
+)
 # What DuckDB says when one statement carries an Id twice (PRIMARY KEY, ON CONFLICT).
 _REPEATED_ID = re.compile(r"(?i)duplicate key|same row twice|update the same row")
-# Among rows of one Id in a batch, the newest SyncToken wins (a row can appear on two pages
-# when rows were added while paging); a tombstone has no SyncToken and always wins.
-_NEWEST_FIRST = "deleted DESC, TRY_CAST(sync_token AS BIGINT) DESC"
+# The batch of invoices being merged (a temporary table of this connection). Among rows of
+# one Id in a batch the newest SyncToken wins (a row can appear on two pages when rows were
+# added while paging).
+_BATCH = "temp.qbpa_invoice_batch"
 
 
 def _entities_sql(entity: str) -> str:
@@ -181,28 +188,45 @@ def upsert_invoices(
     """Upsert invoices by Id, keeping the newest SyncToken; record deletions as tombstones.
 
     Returns (invoices in the pages, tombstones recorded). Re-landing the same pages changes
-    nothing. The pages go in batch by batch, straight from the files (no temporary copy of the
-    extraction), each batch committed: memory stays bounded by one batch whatever the window's
-    size. Tombstones go last, in their own transaction.
+    nothing (a stored row of the same SyncToken and payload is left in place). The pages go in
+    batch by batch, each batch merged and committed: memory stays bounded by one batch whatever
+    the window's size. Tombstones go last, in their own transaction (an upsert: they are few).
     """
     ensure_schema(con)
 
-    def load(batch: list[str], dedup: bool) -> None:
-        newest = (
-            f"QUALIFY row_number() OVER (PARTITION BY id ORDER BY {_NEWEST_FIRST}) = 1"
-            if dedup
-            else ""
-        )
+    def merge(batch: list[str]) -> None:
+        # The batch's newest row per Id; then the stored rows it supersedes are dropped and the
+        # rows that no stored row beats are inserted.
         con.execute(
-            f"""INSERT INTO {INVOICE_TABLE}
-                SELECT * FROM (SELECT {_INVOICE_ROW} FROM ({_entities_sql("Invoice")}))
-                {newest}
-                {_UPSERT_TAIL}""",
+            f"CREATE OR REPLACE TEMP TABLE {_BATCH} AS "
+            f"SELECT {_INVOICE_ROW} FROM ({_entities_sql('Invoice')})",
             [batch],
         )
+        # A row appears on two pages only when rows were added while paging: dedup then only.
+        if con.execute(f"SELECT count(*) <> count(DISTINCT id) FROM {_BATCH}").fetchone()[0]:
+            con.execute(
+                f"""DELETE FROM {_BATCH} WHERE rowid NOT IN (
+                    SELECT arg_max(rowid, COALESCE(TRY_CAST(sync_token AS BIGINT), -1))
+                    FROM {_BATCH} GROUP BY id)"""
+            )
+        # The stored row stays when it is newer, or the very same version (a re-run).
+        con.execute(
+            f"""DELETE FROM {INVOICE_TABLE} AS t USING {_BATCH} AS b
+                WHERE t.id = b.id
+                  AND TRY_CAST(b.sync_token AS BIGINT) >= TRY_CAST(t.sync_token AS BIGINT)
+                  AND NOT (b.sync_token = t.sync_token
+                           AND CAST(b.payload AS VARCHAR) = CAST(t.payload AS VARCHAR))"""
+        )
+        con.execute(
+            f"""INSERT INTO {INVOICE_TABLE} SELECT * FROM {_BATCH} AS b
+                WHERE NOT EXISTS (SELECT 1 FROM {INVOICE_TABLE} AS t WHERE t.id = b.id)"""
+        )
 
-    for batch in _batches(files):
-        _with_dedup_fallback(con, lambda dedup, batch=batch: load(batch, dedup))
+    try:
+        for batch in _batches(files):
+            _in_transaction(con, lambda batch=batch: merge(batch))
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_BATCH}")
     if tombstones:
 
         def mark_deleted() -> None:

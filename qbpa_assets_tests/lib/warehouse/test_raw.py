@@ -139,3 +139,31 @@ def test_a_page_short_of_its_max_results_fails_the_load(con, tmp_path):
 def test_page_rows_reads_the_tail_only(tmp_path):
     path = page(tmp_path, "p.json", "Invoice", [inv(str(i), "0") for i in range(7)])
     assert raw.page_rows(path) == 7
+
+
+def test_invoice_merge_keeps_newer_stored_rows_and_tombstones(con, tmp_path):
+    """The set-based merge: an older page never replaces a newer row nor revives a deletion."""
+    raw.upsert_invoices(con, [page(tmp_path, "n.json", "Invoice", [inv("1", "3", "NEW")])])
+    tomb = {"Id": "2", "status": "Deleted", "MetaData": {"LastUpdatedTime": "2026-11-03T00:00:00Z"}}
+    raw.upsert_invoices(con, [page(tmp_path, "d.json", "Invoice", [inv("2", "0")])], [tomb])
+    older = page(tmp_path, "o.json", "Invoice", [inv("1", "2", "OLD"), inv("2", "0", "BACK")])
+    assert raw.upsert_invoices(con, [older]) == (2, 0)
+    rows = con.execute(
+        "SELECT id, sync_token, deleted, payload ->> 'DocNumber' FROM quickbooks.invoices "
+        "ORDER BY id"
+    ).fetchall()
+    assert rows == [("1", "3", False, "NEW"), ("2", None, True, "1001")]
+
+
+def test_relanding_the_same_version_leaves_the_stored_row_in_place(con, tmp_path):
+    """A re-run rewrites nothing: same SyncToken and payload keep the stored row (and rowid)."""
+    pages = [page(tmp_path, "p.json", "Invoice", [inv("1", "0"), inv("2", "0")])]
+    raw.upsert_invoices(con, pages)
+    before = con.execute("SELECT id, rowid FROM quickbooks.invoices ORDER BY id").fetchall()
+    raw.upsert_invoices(con, pages)
+    assert con.execute("SELECT id, rowid FROM quickbooks.invoices ORDER BY id").fetchall() == before
+    changed = [page(tmp_path, "q.json", "Invoice", [inv("1", "0", "EDIT")])]  # same token, edited
+    raw.upsert_invoices(con, changed)
+    assert con.execute(
+        "SELECT payload ->> 'DocNumber' FROM quickbooks.invoices WHERE id = '1'"
+    ).fetchone() == ("EDIT",)
