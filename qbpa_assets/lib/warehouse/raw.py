@@ -73,10 +73,10 @@ _ENVELOPE = """
     e ->> 'SyncToken' AS sync_token,
     CAST(e -> 'MetaData' ->> 'LastUpdatedTime' AS TIMESTAMPTZ) AS last_updated
 """
-_LIST_ROW = f"{_ENVELOPE}, COALESCE(CAST(e ->> 'Active' AS BOOLEAN), TRUE) AS active, e AS payload"
-_INVOICE_ROW = (
-    f"{_ENVELOPE}, CAST(e ->> 'TxnDate' AS DATE) AS txn_date, FALSE AS deleted, e AS payload"
-)
+# The same envelope from the fields ``f`` of :func:`_fields_sql` (each row parsed once).
+_FIELDS = "f[1] AS id, f[2] AS sync_token, CAST(f[3] AS TIMESTAMPTZ) AS last_updated"
+_LIST_ROW = f"{_FIELDS}, COALESCE(CAST(f[4] AS BOOLEAN), TRUE) AS active, e AS payload"
+_INVOICE_ROW = f"{_FIELDS}, CAST(f[4] AS DATE) AS txn_date, FALSE AS deleted, e AS payload"
 # What DuckDB says when one statement carries an Id twice (PRIMARY KEY, ON CONFLICT).
 _REPEATED_ID = re.compile(r"(?i)duplicate key|same row twice|update the same row")
 # The batch of invoices being merged (a temporary table of this connection). Among rows of
@@ -104,6 +104,16 @@ def _entities_sql(entity: str) -> str:
             ELSE v[1] END AS JSON[])) AS e
         FROM (SELECT filename, json_extract(content, {paths}) AS v FROM read_text(?))
     """
+
+
+def _fields_sql(entity: str, fourth: str) -> str:
+    """SELECT each entity ``e`` of :func:`_entities_sql` with its envelope fields ``f``.
+
+    ``f`` holds Id, SyncToken, LastUpdatedTime and ``fourth`` as text, read in one pass over
+    the row's JSON (``e ->> 'Id'`` and the like would parse the row once per field).
+    """
+    paths = f"['$.Id', '$.SyncToken', '$.MetaData.LastUpdatedTime', '$.{fourth}']"
+    return f"SELECT e, json_extract_string(e, {paths}) AS f FROM ({_entities_sql(entity)})"
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -141,11 +151,13 @@ def replace_list_table(con: duckdb.DuckDBPyConnection, entity: str, files: Seque
         for batch in _batches(files):
             if dedup:  # INSERT OR REPLACE: a row repeated on a later batch replaces itself
                 sql = f"""INSERT OR REPLACE INTO {table}
-                    SELECT {_LIST_ROW} FROM ({_entities_sql(entity)})
+                    SELECT {_LIST_ROW} FROM ({_fields_sql(entity, "Active")})
                     QUALIFY row_number() OVER (
                         PARTITION BY id ORDER BY TRY_CAST(sync_token AS BIGINT) DESC) = 1"""
             else:
-                sql = f"INSERT INTO {table} SELECT {_LIST_ROW} FROM ({_entities_sql(entity)})"
+                sql = (
+                    f"INSERT INTO {table} SELECT {_LIST_ROW} FROM ({_fields_sql(entity, 'Active')})"
+                )
             con.execute(sql, [batch])
         return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
@@ -199,7 +211,7 @@ def upsert_invoices(
         # rows that no stored row beats are inserted.
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_BATCH} AS "
-            f"SELECT {_INVOICE_ROW} FROM ({_entities_sql('Invoice')})",
+            f"SELECT {_INVOICE_ROW} FROM ({_fields_sql('Invoice', 'TxnDate')})",
             [batch],
         )
         # A row appears on two pages only when rows were added while paging: dedup then only.
