@@ -235,8 +235,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "INVENTIV_FTP_HISTORY_DIR",
         "optional folder on the FTP (relative to the URL folder) that keeps a dated copy of "
-        "every delivered file, `<dir>/<YYYY-MM-DD>/<HHMMSS>Z_<file>` (a local copy is always "
-        "kept in `QBPA_DATA_DIR/exports/history/`)",
+        "every delivered file, `<dir>/<YYYY-MM-DD>/<HHMMSS.ffffff>Z_<file>` (a local copy is "
+        "always kept in `QBPA_DATA_DIR/exports/history/`)",
         _F,
         allowed="a relative folder such as `history`",
         fields=(("inventiv_ftp", "history_dir"),),

@@ -168,13 +168,17 @@ def delivered_until(con: duckdb.DuckDBPyConnection, asset: str) -> datetime | No
 
 
 def history_name(file_name: str, delivered_at: datetime) -> str:
-    """The dated name of a delivered file: ``<YYYY-MM-DD>/<HHMMSS>Z_<file_name>`` (UTC)."""
+    """The dated name of a delivered file: ``<YYYY-MM-DD>/<HHMMSS.ffffff>Z_<file_name>`` (UTC).
+
+    Microseconds, because two deliveries of one file can fall in the same second (three per-day
+    backfill runs in a row): a copy must never over-write an earlier one.
+    """
     at = delivered_at.astimezone(UTC)
-    return f"{at:%Y-%m-%d}/{at:%H%M%S}Z_{file_name}"
+    return f"{at:%Y-%m-%d}/{at:%H%M%S.%f}Z_{file_name}"
 
 
 def keep_copy(local_path: Path, history_dir: Path, file_name: str, delivered_at: datetime) -> Path:
-    """Copy a delivered file to ``history_dir/<YYYY-MM-DD>/<HHMMSS>Z_<file_name>``.
+    """Copy a delivered file to ``history_dir/<YYYY-MM-DD>/<HHMMSS.ffffff>Z_<file_name>``.
 
     Returns:
         The path of the copy.

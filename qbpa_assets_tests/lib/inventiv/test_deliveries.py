@@ -41,5 +41,20 @@ def test_dated_copy(tmp_path):
     src = tmp_path / "invoice.fil"
     src.write_bytes(b"A\tB\r\n1\t2\r\n")
     copy = deliveries.keep_copy(src, tmp_path / "history", "invoice.fil", AT)
-    assert copy == tmp_path / "history" / "2026-03-05" / "023007Z_invoice.fil"
+    assert copy == tmp_path / "history" / "2026-03-05" / "023007.000000Z_invoice.fil"
     assert copy.read_bytes() == src.read_bytes()
+
+
+def test_two_deliveries_in_one_second_keep_two_copies(tmp_path):
+    # Three per-day backfill runs can deliver invoice.fil within one second: no copy is lost.
+    src = tmp_path / "invoice.fil"
+    copies = []
+    for n in range(2):
+        src.write_bytes(f"file {n}\r\n".encode())
+        at = AT + timedelta(microseconds=1000 * n)
+        copies.append(deliveries.keep_copy(src, tmp_path / "history", "invoice.fil", at))
+    assert copies[0] != copies[1]
+    assert [c.read_bytes() for c in copies] == [b"file 0\r\n", b"file 1\r\n"]
+    assert copies[0].relative_to(tmp_path / "history").as_posix() == (
+        "2026-03-05/023007.000000Z_invoice.fil"
+    )
