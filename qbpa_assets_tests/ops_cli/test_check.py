@@ -342,7 +342,7 @@ def test_mappings_compile_against_a_built_warehouse(monkeypatch, capsys, tmp_pat
     con = duckdb.connect(str(tmp_path / "qbpa.duckdb"))
     raw.ensure_schema(con)
     refresh_customers(con)
-    con.execute("ALTER TABLE staging.customers DROP COLUMN display_name")
+    con.execute("ALTER TABLE staging.customers_stored DROP COLUMN display_name")
     con.close()
     code, report, _ = _run(
         monkeypatch, capsys, {"QBPA_DATA_DIR": str(tmp_path)}, "--only", "mappings"

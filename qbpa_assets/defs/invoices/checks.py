@@ -23,7 +23,7 @@ def invoice_lines_reference_known_customers_and_items(
 ) -> dg.AssetCheckResult:
     """Warn about invoice lines that point at customers or items the export does not know."""
     with warehouse.get_connection() as con:
-        if not {"invoice_lines", "customers", "items"} <= existing_tables(con):
+        if not {"invoice_lines_stored", "customers_stored", "items"} <= existing_tables(con):
             return dg.AssetCheckResult(
                 passed=True,
                 severity=dg.AssetCheckSeverity.WARN,
@@ -34,8 +34,8 @@ def invoice_lines_reference_known_customers_and_items(
             SELECT l.invoice_id, l.doc_number, l.customer_id, l.item_id,
                    c.id IS NULL AS unknown_customer,
                    l.item_id IS NOT NULL AND i.id IS NULL AS unknown_item
-            FROM staging.invoice_lines l
-            LEFT JOIN staging.customers c ON c.id = l.customer_id
+            FROM staging.invoice_lines_stored l  -- the persisted columns: no JSON parsed
+            LEFT JOIN staging.customers_stored c ON c.id = l.customer_id
             LEFT JOIN staging.items i ON i.id = l.item_id
             WHERE l.status IS DISTINCT FROM 'Deleted'  -- a deletion row carries no references
               AND (c.id IS NULL OR (l.item_id IS NOT NULL AND i.id IS NULL))

@@ -137,6 +137,10 @@ class Layout:
             MappingError: Missing source table, unknown column, SQL error in an expression,
                 bad ``order_by`` or ``window_column``.
         """
+        source = self._source_for(con)
+        if source != self.source:
+            # set once, like column_names: what the writer and the row count read from now on
+            object.__setattr__(self, "source", source)
         self._probe(
             con,
             f"SELECT * FROM {self.source} LIMIT 0",
@@ -169,6 +173,30 @@ class Layout:
                     f"window_column {self.window_column!r} is not a column of {self.source}",
                     "window_column",
                 )
+
+    def _source_for(self, con: duckdb.DuckDBPyConnection) -> str:
+        """The source, or its view when the layout reads columns a stored table lacks.
+
+        ``staging.<name>_stored`` persists only the columns the default layouts read; the view
+        ``staging.<name>`` has every column (the others computed on demand). A layout copied
+        from a default one that reads another column is read from the view.
+        """
+        if not self.source.endswith("_stored"):
+            return self.source
+        probes = [f"SELECT (\n{c.sql}\n) FROM {self.source} LIMIT 0" for c in self.columns]
+        for column in self.columns:
+            _check_single_expression(self.path, column.name, column.sql)
+        if self.order_by:
+            _check_single_expression(
+                self.path, "order_by", self.order_by, prefix="SELECT 1 ORDER BY"
+            )
+            probes.append(f"SELECT 1 FROM {self.source} ORDER BY {self.order_by}\nLIMIT 0")
+        try:
+            for sql in probes:
+                con.execute(sql)
+        except duckdb.Error:
+            return self.source.removesuffix("_stored")
+        return self.source
 
     def _probe(self, con: duckdb.DuckDBPyConnection, sql: str, field: str, what: str) -> None:
         """Run ``sql`` (a ``LIMIT 0`` probe); a DuckDB error becomes ``MappingError(what: …)``."""

@@ -68,7 +68,13 @@ def active_column(x: str) -> str:
 
 
 def staging_sql(
-    table: str, raw_table: str, structure: dict[str, Any], x: str, columns: list[str]
+    table: str,
+    raw_table: str,
+    structure: dict[str, Any],
+    x: str,
+    columns: list[str],
+    *,
+    keep: frozenset[str] | None = None,
 ) -> str:
     """The statement that rebuilds ``table`` from ``raw_table``, one row per raw row.
 
@@ -80,13 +86,62 @@ def staging_sql(
         x: The alias of the parsed struct that ``columns`` read.
         columns: The entity's own columns, in table order, between ``sync_token`` and
             ``created_at``.
+        keep: Persist only these columns (``id`` always), unsorted: the stored part of a
+            table whose view has the others (:func:`column_names`, :func:`select_sql`).
 
     Returns:
         The ``CREATE OR REPLACE TABLE`` statement.
     """
-    body = ",\n    ".join(columns)
+    if keep is None:
+        return f"CREATE OR REPLACE TABLE {table} AS {select_sql(raw_table, structure, x, columns)}"
+    stored = [c for c in split_columns(columns) if c[0] in keep]
+    frame = [(n, e) for n, e in _frame(x)[1:] if n in keep]
+    body = ",\n    ".join(f"{e} AS {n}" for n, e in [_frame(x)[0], *stored, *frame])
     return f"""
 CREATE OR REPLACE TABLE {table} AS
+WITH src AS (
+  SELECT r.id, r.sync_token, r.last_updated, r.active,
+         json_transform(r.payload, {shape(structure)}) AS {x}
+  FROM {raw_table} AS r
+)
+SELECT
+    {body}
+FROM src
+"""
+
+
+def _frame(x: str) -> list[tuple[str, str]]:
+    """(name, SQL) of the frame columns every list table has, ``id`` first."""
+    return [
+        ("id", "CAST(id AS VARCHAR)"),
+        ("sync_token", f"coalesce({x}.SyncToken, sync_token)"),
+        ("created_at", f"{x}.MetaData.CreateTime"),
+        ("last_updated", f"coalesce(last_updated, {x}.MetaData.LastUpdatedTime)"),
+        ("payload", "payload"),
+    ]
+
+
+def split_columns(columns: list[str]) -> list[tuple[str, str]]:
+    """(name, SQL) of each column of ``columns`` (items ``"<sql> AS <name>"``, some several)."""
+    return [
+        (name, sql)
+        for item in columns
+        for sql, name in [part.strip().rsplit(" AS ", 1) for part in item.split(",\n    ")]
+    ]
+
+
+def column_names(columns: list[str]) -> list[str]:
+    """Every column of the table :func:`staging_sql` builds from ``columns``, in its order."""
+    return ["id", "sync_token", *(n for n, _ in split_columns(columns)), "created_at",
+            "last_updated", "payload"]  # fmt: skip
+
+
+def select_sql(
+    raw_table: str, structure: dict[str, Any], x: str, columns: list[str], *, order: bool = True
+) -> str:
+    """The select of every column, one row per raw row (``order``: by numeric id)."""
+    body = ",\n    ".join(columns)
+    return f"""
 WITH src AS (
   SELECT r.id, r.sync_token, r.last_updated, r.active, r.payload,
          json_transform(r.payload, {shape(structure)}) AS {x}
@@ -100,8 +155,41 @@ SELECT
     coalesce(last_updated, {x}.MetaData.LastUpdatedTime) AS last_updated,
     payload
 FROM src
-ORDER BY TRY_CAST(id AS BIGINT) NULLS LAST, id
-"""
+""" + ("ORDER BY TRY_CAST(id AS BIGINT) NULLS LAST, id\n" if order else "")
+
+
+def view_sql(view: str, stored: str, keep: frozenset[str], names: list[str], computed: str) -> str:
+    """The view ``view`` of every column: ``keep`` from ``stored``, the others from ``computed``.
+
+    Args:
+        view: The view's name (the staged table's public name, e.g. ``staging.customers``).
+        stored: The persisted table (:func:`staging_sql` with ``keep``).
+        keep: The persisted columns.
+        names: Every column, in the view's order (:func:`column_names`).
+        computed: A select of ``id`` and the other columns, one row per id
+            (:func:`select_sql` without ``order``).
+
+    Returns:
+        The ``CREATE OR REPLACE VIEW`` statement; its rows are ordered by numeric id.
+    """
+    cols = ", ".join(f"s.{n}" if n in keep else f"c.{n}" for n in names)
+    return (
+        f"CREATE OR REPLACE VIEW {view} AS SELECT {cols} FROM {stored} AS s "
+        f"LEFT JOIN ({computed}) AS c ON c.id = s.id "
+        "ORDER BY TRY_CAST(s.id AS BIGINT) NULLS LAST, s.id"
+    )
+
+
+def drop_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop ``table`` (``schema.name``) if it is a table: a view of that name is to replace it."""
+    schema, name = table.split(".")
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    if kind and kind[0] == "BASE TABLE":
+        con.execute(f"DROP TABLE {table}")
 
 
 def rebuild(

@@ -212,14 +212,14 @@ ORDER BY value
 _SQL = {"employee": EMPLOYEE_REPS_SQL, "class": CLASS_REPS_SQL}
 
 _FILL_USUAL_REPS_SQL = f"""
-UPDATE staging.customers AS c SET usual_rep_id = ur.usual_rep_id
+UPDATE staging.customers_stored AS c SET usual_rep_id = ur.usual_rep_id
 FROM ({USUAL_REP_SELECT}) AS ur
 WHERE ur.customer_id = c.id
 """
 
 
 def fill_usual_reps(con: duckdb.DuckDBPyConnection, source: RepSource) -> int:
-    """Set ``staging.customers.usual_rep_id`` from the landed invoices (`USUAL_REP_SELECT`).
+    """Set ``staging.customers_stored.usual_rep_id`` from the landed invoices (`USUAL_REP_SELECT`).
 
     Nothing to do for ``employee`` (transactions name no employee) or before any invoice table
     exists; the column then stays NULL.

@@ -93,7 +93,7 @@ def test_a_table_staged_before_line_no_gets_it_filled():
     staging.refresh_invoice_lines(c, DAY1, DAY2)
     before = c.execute("SELECT invoice_id, line_no FROM staging.invoice_lines ORDER BY ALL")
     before = before.fetchall()
-    c.execute("ALTER TABLE staging.invoice_lines DROP COLUMN line_no")
+    c.execute(f"ALTER TABLE {staging.STORED_TABLE} DROP COLUMN line_no")
     staging.refresh_invoice_lines(c, DAY2, DAY3)  # another window: day 1 is not re-staged
     after = c.execute(
         "SELECT invoice_id, line_no FROM staging.invoice_lines "

@@ -141,8 +141,8 @@ def test_invoice_status_uses_the_window_end_date_in_its_time_zone():
 def test_older_table_gains_new_columns(con):
     """A warehouse staged before status/line_type existed keeps its rows and gains the columns."""
     staging.refresh_invoice_lines(con, DAY1, DAY2)
-    con.execute("ALTER TABLE staging.invoice_lines DROP COLUMN status")
-    con.execute("ALTER TABLE staging.invoice_lines DROP COLUMN line_type")
+    con.execute(f"ALTER TABLE {staging.STORED_TABLE} DROP COLUMN status")
+    con.execute(f"ALTER TABLE {staging.STORED_TABLE} DROP COLUMN line_type")
     assert staging.refresh_invoice_lines(con, DAY2, DAY3) == 4
     got = con.execute(
         "SELECT invoice_id, count(*), any_value(status), count(line_type) "
