@@ -5,21 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qbpa_assets.lib import retry
-
-
-class FakeClock:
-    """A clock that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from qbpa_assets_tests.fixtures.clock import FakeClock
 
 
 class Transient(Exception):

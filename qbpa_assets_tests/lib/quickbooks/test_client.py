@@ -28,6 +28,7 @@ from qbpa_assets.lib.quickbooks.errors import (
 from qbpa_assets.lib.quickbooks.ratelimit import SlidingWindow
 from qbpa_assets.lib.quickbooks.settings import QboSettings
 from qbpa_assets.lib.quickbooks.tokens import TokenStore
+from qbpa_assets_tests.fixtures.emulator import one_line_estimate
 from qbpa_assets_tests.fixtures.stack import emulator_credentials
 
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05}
@@ -70,16 +71,7 @@ def test_round_trip_reads(qbo_emulator, tmp_path):
 
 def test_create_batch_and_requestid(fresh_emulator, tmp_path):
     emu = fresh_emulator()
-    customer = next(c for c in emu.entities("Customer") if c.get("Active", True))
-    item = next(
-        i for i in emu.entities("Item") if i.get("Active", True) and i.get("Type") != "Category"
-    )
-    line = {
-        "DetailType": "SalesItemLineDetail",
-        "Amount": 20.0,
-        "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, "Qty": 2, "UnitPrice": 10.0},
-    }
-    estimate = {"CustomerRef": {"value": customer["Id"]}, "DocNumber": "QBPA-T1", "Line": [line]}
+    estimate = one_line_estimate(emu, "QBPA-T1", qty=2, unit_price=10.0)
     with QboClient(make_settings(emu, tmp_path), **FAST) as client:
         created = client.create("Estimate", estimate, request_id="qbpa-test-1")
         again = client.create("Estimate", estimate, request_id="qbpa-test-1")

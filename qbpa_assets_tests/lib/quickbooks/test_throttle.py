@@ -15,24 +15,11 @@ from qbpa_assets.lib.quickbooks.client import QboClient
 from qbpa_assets.lib.quickbooks.errors import QboRetriesExhausted
 from qbpa_assets.lib.quickbooks.limits import THROTTLE_MIN_BACKOFF_SECONDS
 from qbpa_assets.lib.quickbooks.settings import QboSettings
+from qbpa_assets_tests.fixtures.clock import FakeClock
+from qbpa_assets_tests.fixtures.emulator import one_line_estimate
 from qbpa_assets_tests.fixtures.stack import emulator_credentials
 
 pytestmark = pytest.mark.e2e
-
-
-class FakeClock:
-    """Monotonic time that moves only when the client sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def client_for(emu, tmp_path: Path, clock: FakeClock, **overrides) -> QboClient:
@@ -48,7 +35,7 @@ def answered(emu, path: str, status: int) -> int:
 
 @pytest.mark.parametrize("xml", [False, True], ids=["json", "xml"])
 def test_throttling_is_outlasted_past_the_old_23_seconds(qbo_emulator, tmp_path, xml):
-    emu, clock = qbo_emulator, FakeClock()
+    emu, clock = qbo_emulator, FakeClock(start=1000.0)
     with client_for(emu, tmp_path, clock) as client:
         client.count("Item")  # token first
         emu.reset_request_log()
@@ -65,7 +52,7 @@ def test_throttling_is_outlasted_past_the_old_23_seconds(qbo_emulator, tmp_path,
 
 
 def test_throttling_gives_up_only_after_the_throttle_budget(qbo_emulator, tmp_path):
-    emu, clock = qbo_emulator, FakeClock()
+    emu, clock = qbo_emulator, FakeClock(start=1000.0)
     with client_for(emu, tmp_path, clock) as client:
         client.count("Item")
         emu.reset_request_log()
@@ -83,7 +70,7 @@ def test_throttling_gives_up_only_after_the_throttle_budget(qbo_emulator, tmp_pa
 
 
 def test_server_errors_keep_the_shorter_budget(qbo_emulator, tmp_path):
-    emu, clock = qbo_emulator, FakeClock()
+    emu, clock = qbo_emulator, FakeClock(start=1000.0)
     with client_for(emu, tmp_path, clock, max_retries=3) as client:
         client.count("Item")
         emu.reset_request_log()
@@ -98,17 +85,8 @@ def test_server_errors_keep_the_shorter_budget(qbo_emulator, tmp_path):
 
 
 def test_throttled_batch_write_is_retried_and_written_once(fresh_emulator, tmp_path):
-    emu, clock = fresh_emulator(), FakeClock()
-    customer = next(c for c in emu.entities("Customer") if c.get("Active", True))
-    item = next(
-        i for i in emu.entities("Item") if i.get("Active", True) and i.get("Type") != "Category"
-    )
-    line = {
-        "DetailType": "SalesItemLineDetail",
-        "Amount": 10.0,
-        "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, "Qty": 1, "UnitPrice": 10.0},
-    }
-    estimate = {"CustomerRef": {"value": customer["Id"]}, "DocNumber": "THR-1", "Line": [line]}
+    emu, clock = fresh_emulator(), FakeClock(start=1000.0)
+    estimate = one_line_estimate(emu, "THR-1", qty=1, unit_price=10.0)
     with client_for(emu, tmp_path, clock) as client:
         client.count("Item")
         emu.reset_request_log()
@@ -123,7 +101,7 @@ def test_throttled_batch_write_is_retried_and_written_once(fresh_emulator, tmp_p
 
 
 def test_retry_after_is_honoured(qbo_emulator, tmp_path):
-    emu, clock = qbo_emulator, FakeClock()
+    emu, clock = qbo_emulator, FakeClock(start=1000.0)
     with client_for(emu, tmp_path, clock) as client:
         client.count("Item")
         emu.reset_request_log()
@@ -140,13 +118,13 @@ def test_a_throttle_window_longer_than_the_budget_is_outlasted_with_retry_after(
     fresh_emulator, tmp_path
 ):
     """QuickBooks says how long it throttles: waiting that long beats any blind backoff."""
-    emu, clock = fresh_emulator(), FakeClock()
+    emu, clock = fresh_emulator(), FakeClock(start=1000.0)
     frozen = datetime.now(UTC)
     emu.set_clock(frozen)
 
     def sleep(seconds: float) -> None:  # the emulator's clock moves with the client's
         clock.sleep(seconds)
-        emu.set_clock(frozen + timedelta(seconds=clock.now - 1000.0))
+        emu.set_clock(frozen + timedelta(seconds=clock.now - clock.start))
 
     settings = {**emulator_credentials(emu), "token_store_path": tmp_path / "t.json"}
     with QboClient(QboSettings(**settings), sleep=sleep, clock=clock) as client:
