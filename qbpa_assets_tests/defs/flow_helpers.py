@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
+from qbpa_assets.defs.invoices.assets import invoice_fil, quickbooks_invoices, staging_invoice_lines
 from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
 from qbpa_assets.defs.resources.warehouse import QbpaSettings
 from qbpa_assets_tests.fixtures.stack import quickbooks_resource
@@ -45,3 +47,20 @@ def fil_records(path: Path) -> list[list[str]]:
     assert raw.endswith(b"\r\n")
     lines = raw.decode("utf-8").split("\r\n")[:-1]
     return [line.split("\t") for line in lines]
+
+
+INVOICE_ASSETS = [quickbooks_invoices, staging_invoice_lines, invoice_fil]
+
+
+def run_invoice_range(resources: dict, first: date, last: date) -> dg.ExecuteInProcessResult:
+    """One run of the invoice flow over the days ``first``..``last``, as a UI range backfill."""
+    job = dg.define_asset_job("invoice_range", selection=INVOICE_ASSETS).resolve(
+        asset_graph=dg.Definitions(assets=INVOICE_ASSETS, resources=resources).resolve_asset_graph()
+    )
+    return job.execute_in_process(
+        resources=resources,
+        tags={
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        },
+    )

@@ -7,16 +7,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from qbpa_assets.defs.invoices.assets import invoice_fil, quickbooks_invoices, staging_invoice_lines
 from qbpa_assets.defs.invoices.checks import invoice_lines_reference_known_customers_and_items
 from qbpa_assets.defs.resources.inventiv_ftp import InventivFtpResource
-from qbpa_assets_tests.defs.flow_helpers import export_resources
+from qbpa_assets_tests.defs.flow_helpers import INVOICE_ASSETS, export_resources, run_invoice_range
 from qbpa_assets_tests.defs.flow_helpers import fil_records as _records
 from qbpa_assets_tests.defs.flow_helpers import metadata as _meta
 
 pytestmark = pytest.mark.e2e
 
-INVOICES = [quickbooks_invoices, staging_invoice_lines, invoice_fil]
+INVOICES = INVOICE_ASSETS
 
 
 def _yesterday() -> str:
@@ -53,16 +52,7 @@ def test_backfill_of_a_range_writes_one_file_covering_the_range(export, qbo_emul
     resources, remote = export
     today = datetime.now(UTC).date()
     first, last = today - timedelta(days=3), today - timedelta(days=1)
-    job = dg.define_asset_job("range", selection=INVOICES).resolve(
-        asset_graph=dg.Definitions(assets=INVOICES, resources=resources).resolve_asset_graph()
-    )
-    result = job.execute_in_process(
-        resources=resources,
-        tags={
-            "dagster/asset_partition_range_start": first.isoformat(),
-            "dagster/asset_partition_range_end": last.isoformat(),
-        },
-    )
+    result = run_invoice_range(resources, first, last)
     assert result.success
     # One materialization per day of the range, all describing the same single file.
     mats = result.asset_materializations_for_node("inventiv_ftp__invoice_fil")

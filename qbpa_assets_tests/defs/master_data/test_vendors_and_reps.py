@@ -14,7 +14,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from qbpa_assets.defs.invoices.assets import invoice_fil, quickbooks_invoices, staging_invoice_lines
 from qbpa_assets.defs.master_data.assets import (
     customer_fil,
     quickbooks_customers,
@@ -33,14 +32,20 @@ from qbpa_assets.defs.master_data.vendors import (
     vendor_fil,
 )
 from qbpa_assets.defs.resources.warehouse import QbpaSettings
-from qbpa_assets_tests.defs.flow_helpers import export_resources, fil_records, metadata
+from qbpa_assets_tests.defs.flow_helpers import (
+    INVOICE_ASSETS,
+    export_resources,
+    fil_records,
+    metadata,
+    run_invoice_range,
+)
 
 pytestmark = pytest.mark.e2e
 
 VENDORS = [quickbooks_vendors, staging_vendors, vendor_fil, unique_vendor_ids]
 REPS = [quickbooks_employees, staging_sales_reps, salesrep_fil, unique_sales_rep_ids]
 CUSTOMERS = [quickbooks_customers, staging_customers, customer_fil]
-INVOICES = [quickbooks_invoices, staging_invoice_lines, invoice_fil]
+INVOICES = INVOICE_ASSETS
 DAYS = 6
 
 
@@ -128,16 +133,7 @@ def _land_invoices(resources: dict, qbo_emulator) -> list[dict]:
     """One run over the last DAYS days (yesterday the newest): the invoices it landed."""
     today = datetime.now(UTC).date()
     first, last = today - timedelta(days=DAYS), today - timedelta(days=1)
-    job = dg.define_asset_job("invoices", selection=INVOICES).resolve(
-        asset_graph=dg.Definitions(assets=INVOICES, resources=resources).resolve_asset_graph()
-    )
-    result = job.execute_in_process(
-        resources=resources,
-        tags={
-            "dagster/asset_partition_range_start": first.isoformat(),
-            "dagster/asset_partition_range_end": last.isoformat(),
-        },
-    )
+    result = run_invoice_range(resources, first, last)
     assert result.success
     start = datetime.combine(first, datetime.min.time(), UTC)
     end = datetime.combine(today, datetime.min.time(), UTC)
