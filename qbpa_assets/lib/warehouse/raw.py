@@ -94,21 +94,26 @@ _BATCH = "temp.qbpa_invoice_batch"
 def _entities_sql(entity: str) -> str:
     """SELECT one row ``e`` (JSON) per entity in the page files bound to ``?``, checked.
 
-    Each page is parsed once for its rows, its ``Fault`` and its ``maxResults``.
+    Each page is parsed once, for its rows; its ``maxResults`` is read from its last bytes (as
+    :func:`page_rows` does). Only a page without one (an empty page, or a ``Fault``) is parsed
+    again, for its ``Fault``.
     """
     if not entity.isalpha():
         raise ValueError(f"not a QuickBooks entity name: {entity!r}")
-    paths = f"['$.QueryResponse.{entity}', '$.Fault', '$.QueryResponse.maxResults']"
     return f"""
-        SELECT unnest(CAST(CASE
-            WHEN v[2] IS NOT NULL
-                THEN error('QuickBooks page ' || filename || ' holds a Fault: ' || v[2])
-            WHEN COALESCE(json_array_length(v[1]), 0) <> COALESCE(TRY_CAST(v[3] AS BIGINT),
-                                                                json_array_length(v[1]), 0)
-                THEN error('QuickBooks page ' || filename || ' holds '
-                           || json_array_length(v[1]) || ' rows, maxResults says ' || v[3])
-            ELSE v[1] END AS JSON[])) AS e
-        FROM (SELECT filename, json_extract(content, {paths}) AS v FROM read_text(?))
+        SELECT unnest(CASE
+            WHEN m IS NULL AND json_extract(content, '$.Fault') IS NOT NULL
+                THEN error('QuickBooks page ' || filename || ' holds a Fault: '
+                           || json_extract(content, '$.Fault'))
+            WHEN len(a) <> COALESCE(m, len(a))
+                THEN error('QuickBooks page ' || filename || ' holds ' || len(a)
+                           || ' rows, maxResults says ' || m)
+            ELSE a END) AS e
+        FROM (SELECT filename, content,
+                     json_extract(content, '$.QueryResponse.{entity}[*]') AS a,
+                     TRY_CAST(regexp_extract(right(content, {_TAIL}),
+                                             '"maxResults"\s*:\s*(\d+)', 1) AS BIGINT) AS m
+              FROM read_text(?))
     """
 
 

@@ -219,3 +219,15 @@ def test_payloads_are_stored_zstd_compressed(tmp_path):
         }
         assert kinds == {"ZSTD"}, (table, kinds)
     con.close()
+
+
+def test_a_page_without_its_rows_fails_and_an_empty_page_lands_nothing(con, tmp_path):
+    """maxResults is read from the page's tail: rows missing under it fail the load."""
+    hollow = tmp_path / "hollow.json"
+    hollow.write_text('{"QueryResponse":{"startPosition":1,"maxResults":5},"time":"x"}')
+    with pytest.raises(duckdb.Error, match="hollow.json holds 0 rows, maxResults says 5"):
+        raw.upsert_invoices(con, [hollow])
+    empty = tmp_path / "empty.json"  # QuickBooks answers an empty page without maxResults
+    empty.write_text('{"QueryResponse":{},"time":"2026-11-02T10:00:00.000-08:00"}')
+    assert raw.upsert_invoices(con, [empty]) == (0, 0)
+    assert raw.replace_list_table(con, "Customer", [empty]) == 0
