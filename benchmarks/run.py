@@ -11,11 +11,13 @@ FULL = {
     "extract_bench": [],
     "export_bench": [],
     "orders_bench": [],
+    "backfill_bench": [],
 }
 QUICK = {
     "extract_bench": ["--customers", "5000", "--items", "1000", "--invoices", "5000"],
     "export_bench": ["--sizes", "20000", "--customers", "10000", "--rounds", "1"],
     "orders_bench": ["--orders", "300"],
+    "backfill_bench": ["--invoices", "20000", "--customers", "5000", "--items", "1000"],
 }
 
 
