@@ -5,22 +5,26 @@
 
 The parent process generates the sample company, serves it with the bundled QBO emulator
 (HTTPS, real OAuth) and warms it (one untimed pass of every page). Then, for each round, the
-two sides run one after the other, in alternating order, each in its own subprocess so that
-peak RSS (``ru_maxrss``) is per side:
+sides run one after the other, in an order rotating from round to round, each in its own
+subprocess so that peak RSS (``VmHWM``) is per side:
 
 * **ours** — the production path of the raw assets: ``QboClient.extract_pages`` (COUNT, then
   1000-row pages, 4 in flight, bodies written to disk untouched, checked without being parsed
   in Python) into the warehouse's scratch folder, then ``raw.replace_list_table`` (Customer,
   Item) and ``raw.upsert_invoices`` (Invoice, the window holding every invoice, as a backfill
   of the whole range runs) into the DuckDB file, opened through ``WarehouseResource``;
-* **minimal** — the floor: a ``requests`` session with 4 connections sending the same COUNT
-  and page queries with a bearer token and discarding the bodies;
+* **minimal** — the floor of fetching: a ``requests`` session with 4 connections sending the
+  same COUNT and page queries with a bearer token and discarding the bodies;
+* **reference** — the floor of landing: the minimal client writing each body to a file as it
+  arrives, then one plain DuckDB statement per entity (Id and the entity's JSON per row, no
+  checks, no merge) into a DuckDB file with ours' memory limit;
 * **naive** (once, unless ``--skip-naive``) — python-quickbooks ``Customer.where(...)`` paging
   that builds one Python object per entity and ``executemany`` into DuckDB.
 
-Each round prints its ratio; the summary gives the medians, the API requests per entity from
-the emulator's log (the minimum is ``ceil(N/1000)`` pages + 1 COUNT) and ends with one line:
-``extract <N> entities: ours/minimal-client <r>x, ours <s> s, peak RSS <m> MB``.
+Each round prints its ratios; the summary gives the medians, the API requests per entity from
+the emulator's log (the minimum is ``ceil(N/1000)`` pages + 1 COUNT) and ends with two lines:
+``extract <N> entities: ours/minimal-client <r>x, ours <s> s, peak RSS <m> MB`` and
+``extract <N> entities: ours/reference <r>x, reference <s> s, peak RSS <m> MB``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ INVOICE_WHERE = (
     f"MetaData.LastUpdatedTime >= '{WINDOW[0]}' AND MetaData.LastUpdatedTime < '{WINDOW[1]}'"
 )
 ENTITIES = {"Customer": ALL, "Item": ALL, "Invoice": INVOICE_WHERE}
+SIDES = ("ours", "minimal", "reference")
 
 
 def _peak_rss_mb() -> float:
@@ -113,8 +118,12 @@ def run_ours(workdir: Path, concurrency: int, memory_limit: str | None) -> dict:
     return out
 
 
-def run_minimal(workdir: Path, concurrency: int) -> dict:
-    """The floor: the same requests with a bare session, bodies discarded."""
+def run_minimal(workdir: Path, concurrency: int, land: str | None = None) -> dict:
+    """The floor: the same requests with a bare session, bodies discarded.
+
+    With ``land`` (a DuckDB memory limit, or ``"default"``), the reference instead: each body
+    written to a file as it arrives, then each entity landed in DuckDB by one plain statement.
+    """
     import requests
     import requests.adapters
 
@@ -149,20 +158,62 @@ def run_minimal(workdir: Path, concurrency: int) -> dict:
 
     out: dict = {"entities": {}}
     started = time.perf_counter()
+    con = _reference_connection(workdir, land) if land else None
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         for entity, where in ENTITIES.items():
             t0 = time.perf_counter()
             count = json.loads(send(f"SELECT COUNT(*) FROM {entity} WHERE {where}"))
             total = int(count["QueryResponse"].get("totalCount") or 0)
-            size = sum(len(body) for body in pool.map(send, _statements(entity, where, total)))
-            out["entities"][entity] = {
-                "rows": total,
-                "bytes": size,
-                "seconds": time.perf_counter() - t0,
-            }
+            statements = _statements(entity, where, total)
+            if con is None:
+                size = sum(len(body) for body in pool.map(send, statements))
+                out["entities"][entity] = {"rows": total, "bytes": size}
+            else:
+                pages = workdir / "pages" / entity
+                pages.mkdir(parents=True)
+
+                def keep(job: tuple[int, str], pages: Path = pages) -> int:
+                    body = send(job[1])
+                    (pages / f"{job[0]:05d}.json").write_bytes(body)
+                    return len(body)
+
+                size = sum(pool.map(keep, enumerate(statements)))
+                out["entities"][entity] = {
+                    "rows": _reference_land(con, entity, sorted(map(str, pages.iterdir()))),
+                    "bytes": size,
+                }
+            out["entities"][entity]["seconds"] = time.perf_counter() - t0
+    if con is not None:
+        con.close()
     out["seconds"] = time.perf_counter() - started
     out["peak_rss_mb"] = _peak_rss_mb()
     return out
+
+
+def _reference_connection(workdir: Path, memory_limit: str):
+    import duckdb
+
+    config = {"temp_directory": str(workdir / "tmp")}
+    if memory_limit != "default":
+        config["memory_limit"] = memory_limit
+    return duckdb.connect(str(workdir / "reference.duckdb"), config=config)
+
+
+def _reference_land(con, entity: str, files: list[str]) -> int:
+    """The plainest landing of the pages: one statement, Id and the entity's JSON per row.
+
+    No envelope beyond the Id, no checks, no merge; the payload zstd-compressed as ours (the
+    fastest way DuckDB found to write these texts).
+    """
+    table = f"ref_{entity.lower()}"
+    con.execute(f"CREATE TABLE {table} (id VARCHAR, payload JSON USING COMPRESSION zstd)")
+    con.execute(
+        f"""INSERT INTO {table} SELECT e ->> 'Id', e FROM (
+                SELECT unnest(json_extract(content, '$.QueryResponse.{entity}[*]')) AS e
+                FROM read_text(?))""",
+        [files],
+    )
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def run_naive(workdir: Path) -> dict:
@@ -256,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory-limit", help="QBPA_DUCKDB_MEMORY_LIMIT for ours, e.g. 512MB")
     parser.add_argument("--skip-naive", action="store_true", help="leave the naive side out")
-    parser.add_argument("--side", choices=["ours", "minimal", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--side", choices=["ours", "minimal", "reference", "naive"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -266,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             result = run_ours(workdir, args.concurrency, args.memory_limit)
         elif args.side == "minimal":
             result = run_minimal(workdir, args.concurrency)
+        elif args.side == "reference":
+            result = run_minimal(workdir, args.concurrency, land=args.memory_limit or "default")
         else:
             result = run_naive(workdir)
         sys.stdout.write(json.dumps(result) + "\n")
@@ -301,26 +356,34 @@ def main(argv: list[str] | None = None) -> int:
             run("minimal", "warmup")
             _say(f"company generated in {gen_s:.1f}s; emulator warmed in "
                  f"{time.perf_counter() - t0:.1f}s")  # fmt: skip
-            ours_runs, minimal_runs, requests = [], [], {}
+            runs: dict[str, list[dict]] = {side: [] for side in SIDES}
+            requests: dict[str, int] = {}
             for n in range(args.rounds):
-                order = ("ours", "minimal") if n % 2 == 0 else ("minimal", "ours")
+                order = SIDES[n % len(SIDES) :] + SIDES[: n % len(SIDES)]  # rotate the order
                 got = {}
                 for side in order:
                     got[side], counted = run(side, f"r{n}")
                     if side == "ours":
                         requests = counted
-                ours_runs.append(got["ours"])
-                minimal_runs.append(got["minimal"])
-                o, m = got["ours"], got["minimal"]
+                    runs[side].append(got[side])
+                o, m, r = got["ours"], got["minimal"], got["reference"]
+                for entity in ENTITIES:  # both land every row
+                    if o["entities"][entity]["rows"] != r["entities"][entity]["rows"]:
+                        raise SystemExit(f"{entity}: ours and the reference landed other rows")
                 _say(
-                    f"round {n + 1} ({' then '.join(order)}): ours {o['seconds']:.2f} s "
-                    f"({o['peak_rss_mb']:.0f} MB), minimal {m['seconds']:.2f} s: "
-                    f"{o['seconds'] / m['seconds']:.2f}x"
+                    f"round {n + 1} ({', '.join(order)}): ours {o['seconds']:.2f} s "
+                    f"({o['peak_rss_mb']:.0f} MB), minimal {m['seconds']:.2f} s, reference "
+                    f"{r['seconds']:.2f} s ({r['peak_rss_mb']:.0f} MB): ours/minimal "
+                    f"{o['seconds'] / m['seconds']:.2f}x, ours/reference "
+                    f"{o['seconds'] / r['seconds']:.2f}x"
                 )
+            ours_runs, minimal_runs = runs["ours"], runs["minimal"]
             naive = None if args.skip_naive else run("naive", "once")[0]
 
     ours_s = statistics.median(r["seconds"] for r in ours_runs)
     minimal_s = statistics.median(r["seconds"] for r in minimal_runs)
+    reference_s = statistics.median(r["seconds"] for r in runs["reference"])
+    reference_rss = max(r["peak_rss_mb"] for r in runs["reference"])
     ours_rss = max(r["peak_rss_mb"] for r in ours_runs)
     last = ours_runs[-1]["entities"]
     lines = [
@@ -345,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         f"| ours (extract_pages + raw loaders) | {ours_s:.2f} | {ours_rss:.0f} |",
         f"| minimal client (same requests, discarded) | {minimal_s:.2f} | "
         f"{max(r['peak_rss_mb'] for r in minimal_runs):.0f} |",
+        f"| reference (same requests, bodies to files, one plain DuckDB INSERT per entity) | "
+        f"{reference_s:.2f} | {reference_rss:.0f} |",
     ]
     if naive is not None:
         lines.append(
@@ -357,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         f"command: {command}",
         f"extract {total} entities: ours/minimal-client {ours_s / minimal_s:.2f}x, "
         f"ours {ours_s:.1f} s, peak RSS {ours_rss:.0f} MB",
+        f"extract {total} entities: ours/reference {ours_s / reference_s:.2f}x, "
+        f"reference {reference_s:.1f} s, peak RSS {reference_rss:.0f} MB",
     ]
     _say("\n".join(lines))
     return 0
