@@ -48,6 +48,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks import export_naive, export_reference
+from qbpa_assets.lib.warehouse import raw
 
 START = datetime(2000, 1, 1, tzinfo=UTC)
 END = datetime(2100, 1, 1, tzinfo=UTC)
@@ -55,11 +56,12 @@ SIDES = ("ours", "reference", "naive")
 DB_FILE = "qbpa.duckdb"  # the warehouse resource's file name inside its data_dir
 
 # ------------------------------------------------------------------------------ generation
-# Rows are inserted in a hashed order, as upserts leave a production raw table: no side may rely
-# on the raw table being in id order. Some values carry tabs, CR/LF and outer blanks so that
-# cleaning is exercised; some invoices are paid.
+# The raw tables are the production ones (raw.RAW_TABLES_DDL, zstd payloads). Rows are inserted
+# in a hashed order, as upserts leave a production raw table: no side may rely on the raw table
+# being in id order. Some values carry tabs, CR/LF and outer blanks so that cleaning is
+# exercised; some invoices are paid.
 GEN_CUSTOMERS = """
-CREATE OR REPLACE TABLE quickbooks.customers AS
+INSERT INTO quickbooks.customers
 SELECT CAST(i AS VARCHAR) AS id, '0' AS sync_token,
        TIMESTAMPTZ '2024-03-01 00:00:00+00' + to_seconds(i % 86400) AS last_updated,
        i % 10 <> 0 AS active,
@@ -89,7 +91,7 @@ ORDER BY hash(i)
 """
 
 GEN_INVOICES = """
-CREATE OR REPLACE TABLE quickbooks.invoices AS
+INSERT INTO quickbooks.invoices
 SELECT CAST(i AS VARCHAR) AS id, '0' AS sync_token,
        TIMESTAMPTZ '2024-03-01 00:00:00+00' + to_seconds(i % 86400) AS last_updated,
        DATE '2024-03-01' AS txn_date, false AS deleted,
@@ -125,7 +127,7 @@ def generate(db: Path, invoices: int, lines: int, customers: int) -> float:
     """Create the raw tables in ``db``; return seconds taken."""
     started = time.perf_counter()
     con = duckdb.connect(str(db))
-    con.execute("CREATE SCHEMA IF NOT EXISTS quickbooks")
+    raw.ensure_schema(con)  # the production raw tables (zstd payloads), filled below
     con.execute(GEN_CUSTOMERS, {"n": customers})
     con.execute(GEN_INVOICES, {"n": invoices, "customers": customers, "lines": lines})
     con.close()
