@@ -11,8 +11,9 @@ subprocess so that peak RSS (``VmHWM``) is per side:
 * **ours** — the production path of the raw assets: ``QboClient.extract_pages`` (COUNT, then
   1000-row pages, 4 in flight, bodies written to disk untouched, checked without being parsed
   in Python) into the warehouse's scratch folder, then ``raw.replace_list_table`` (Customer,
-  Item) and ``raw.upsert_invoices`` (Invoice, the window holding every invoice, as a backfill
-  of the whole range runs) into the DuckDB file, opened through ``WarehouseResource``;
+  Item) and ``raw.InvoiceLoad`` (Invoice, the window holding every invoice, as a backfill of
+  the whole range runs; each batch of 200 pages landed while the next download, as the asset
+  does) into the DuckDB file, opened through ``WarehouseResource``;
 * **minimal** — the floor of fetching: a ``requests`` session with 4 connections sending the
   same COUNT and page queries with a bearer token and discarding the bodies;
 * **reference** — the floor of landing: the minimal client writing each body to a file as it
@@ -100,12 +101,19 @@ def run_ours(workdir: Path, concurrency: int, memory_limit: str | None) -> dict:
         for entity, where in ENTITIES.items():
             t0 = time.perf_counter()
             with warehouse.scratch_dir(entity.lower()) as scratch:
-                result = client.extract_pages(entity, scratch, where=where)
-                fetched = time.perf_counter() - t0
-                with warehouse.get_connection() as con:
-                    if entity == "Invoice":
-                        loaded, _ = raw.upsert_invoices(con, result.files)
-                    else:
+                if entity == "Invoice":  # as the invoice asset: batches land as pages arrive
+                    with warehouse.get_connection() as con:
+                        load = raw.InvoiceLoad(con)
+                        result = client.extract_pages(
+                            entity, scratch, where=where,
+                            on_pages=load.add, pages_per_call=raw.PAGES_PER_STATEMENT,
+                        )  # fmt: skip
+                        fetched = time.perf_counter() - t0
+                        loaded, _ = load.finish()
+                else:  # as the master-data assets: fetch, then replace the table
+                    result = client.extract_pages(entity, scratch, where=where)
+                    fetched = time.perf_counter() - t0
+                    with warehouse.get_connection() as con:
                         loaded = raw.replace_list_table(con, entity, result.files)
             out["entities"][entity] = {
                 "rows": loaded,

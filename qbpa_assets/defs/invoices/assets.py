@@ -96,23 +96,27 @@ def quickbooks_invoices(
     cdc_since = max(start, datetime.now(UTC) - CDC_REACH)
     cdc_checked = cdc_since == start
     tombstones: list[dict] = []
-    with warehouse.scratch_dir("invoice") as scratch:
+    with warehouse.scratch_dir("invoice") as scratch, warehouse.get_connection() as con:
+        # Each batch of pages is landed while the next ones download.
+        load = raw.InvoiceLoad(con)
         with quickbooks.get_client(logger=context.log) as client:
-            extract = client.extract_pages("Invoice", scratch, where=where)
+            extract = client.extract_pages(
+                "Invoice", scratch, where=where,
+                on_pages=load.add, pages_per_call=raw.PAGES_PER_STATEMENT,
+            )  # fmt: skip
             if cdc_since < end:
                 changed = client.cdc(["Invoice"], cdc_since).get("Invoice", [])
                 tombstones = raw.deleted_in_window(changed, start, end)
             api_calls = client.stats.get("requests", extract.api_calls)
-        with warehouse.get_connection() as con:
-            upserted, deleted = raw.upsert_invoices(con, extract.files, tombstones)
-            window_sql = f"FROM {raw.INVOICE_TABLE} WHERE last_updated >= ? AND last_updated < ?"
-            total = con.execute(f"SELECT count(*) {window_sql}", [start, end]).fetchone()[0]
-            preview = query_preview(
-                con,
-                "SELECT id, payload ->> 'DocNumber' AS doc_number, txn_date, last_updated, "
-                f"deleted {window_sql} ORDER BY last_updated DESC LIMIT 5",
-                [start, end],
-            )
+        upserted, deleted = load.finish(tombstones)
+        window_sql = f"FROM {raw.INVOICE_TABLE} WHERE last_updated >= ? AND last_updated < ?"
+        total = con.execute(f"SELECT count(*) {window_sql}", [start, end]).fetchone()[0]
+        preview = query_preview(
+            con,
+            "SELECT id, payload ->> 'DocNumber' AS doc_number, txn_date, last_updated, "
+            f"deleted {window_sql} ORDER BY last_updated DESC LIMIT 5",
+            [start, end],
+        )
     if not cdc_checked:
         reach = "for it" if cdc_since >= end else f"before {cdc_since.isoformat()}"
         context.log.warning(

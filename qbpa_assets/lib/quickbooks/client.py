@@ -212,6 +212,8 @@ class QboClient:
         dest_dir: Path,
         where: str | None = None,
         page_size: int = QUERY_MAX_RESULTS,
+        on_pages: Callable[[list[Path]], None] | None = None,
+        pages_per_call: int = 1,
     ) -> ExtractResult:
         """Write every matching entity's raw page bodies into ``dest_dir``.
 
@@ -223,12 +225,21 @@ class QboClient:
             dest_dir: Folder for ``page-00001.json`` …
             where: Query condition, e.g. ``Active IN (true, false)`` for list entities.
             page_size: Rows per page, 1..1000.
+            on_pages: Called with each run of ``pages_per_call`` written pages, in page
+                order, while the next pages download (e.g. a loader); the rest at the end.
+            pages_per_call: Pages per ``on_pages`` call.
 
         Returns:
             The files in page order and the row / page / API-call counts.
         """
         return self._pager.extract(
-            entity, dest_dir, where, page_size, self.settings.effective_concurrency
+            entity,
+            dest_dir,
+            where,
+            page_size,
+            self.settings.effective_concurrency,
+            on_pages=on_pages,
+            pages_per_call=pages_per_call,
         )
 
     def read(self, entity: str, id: str) -> dict[str, Any]:

@@ -120,11 +120,16 @@ class Pager:
         where: str | None = None,
         page_size: int = QUERY_MAX_RESULTS,
         concurrency: int = 4,
+        on_pages: Callable[[list[Path]], None] | None = None,
+        pages_per_call: int = 1,
     ) -> ExtractResult:
         """Write every matching entity's raw page bodies into ``dest_dir``.
 
         If the last page comes back full, rows were added meanwhile: keep paging sequentially
         until a short page. Existing ``page-*.json`` files in ``dest_dir`` are removed first.
+        With ``on_pages``, each run of ``pages_per_call`` pages is handed to it, in page order,
+        as soon as those pages are written, while the next ones download (the rest at the end);
+        an exception it raises stops the extraction.
         """
         check_entity(entity)
         if not 1 <= page_size <= QUERY_MAX_RESULTS:
@@ -148,8 +153,20 @@ class Pager:
                 pool.submit(self._fetch, entity, where, n, page_size, dest_dir)
                 for n in range(1, planned + 1)
             ]
+            ready: list[Path] = []  # written pages not yet handed to on_pages
+
+            def hand_over(path: Path, at_least: int) -> None:
+                if on_pages is not None:
+                    ready.append(path)
+                    if len(ready) >= at_least:
+                        on_pages(ready[:])
+                        ready.clear()
+
             try:
-                results = [f.result() for f in futures]
+                results = []
+                for f in futures:
+                    results.append(f.result())
+                    hand_over(results[-1][0], pages_per_call)
             except BaseException:
                 for f in futures:
                     f.cancel()
@@ -163,6 +180,9 @@ class Pager:
             path, last_rows = self._fetch(entity, where, number, page_size, dest_dir)
             files.append(path)
             rows += last_rows
+            hand_over(path, pages_per_call)
+        if ready:
+            on_pages(ready[:])
         api_calls = self._requests_made() - before
         self._log.info(
             f"extracted {entity}: {rows} rows, {len(files)} page(s), {api_calls} API call(s) "

@@ -214,33 +214,67 @@ def upsert_invoices(
     nothing (a stored row of the same SyncToken and payload is left in place). The pages go in
     batch by batch, each batch merged and committed: memory stays bounded by one batch whatever
     the window's size. Tombstones go last, in their own transaction (an upsert: they are few).
+    :class:`InvoiceLoad` does the same with pages handed over as they arrive.
     """
-    ensure_schema(con)
-    rows = f"SELECT {_INVOICE_ROW} FROM ({_fields_sql('Invoice', 'TxnDate')})"
+    load = InvoiceLoad(con)
+    load.add(files)
+    return load.finish(tombstones)
 
-    merging = False  # once a batch held stored Ids, the next ones are merged straight away
 
-    def insert_new(batch: list[str]) -> None:
+class InvoiceLoad:
+    """Invoices landed batch by batch while their pages are still being fetched.
+
+    ``add`` takes page files in any order and lands them in committed batches of
+    :data:`PAGES_PER_STATEMENT` (hand it that many at a time, e.g. as
+    ``QboClient.extract_pages(..., on_pages=load.add)``); ``finish`` records the tombstones and
+    returns what :func:`upsert_invoices` returns. A load stopped half-way keeps the batches
+    committed so far: only newest versions, completed by a re-run.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        ensure_schema(con)
+        self._con = con
+        self._rows = f"SELECT {_INVOICE_ROW} FROM ({_fields_sql('Invoice', 'TxnDate')})"
+        self._merging = False  # once a batch held stored Ids, the next ones are merged at once
+        self.rows = 0
+
+    def add(self, files: Sequence[Path]) -> None:
+        """Land ``files`` (raw page bodies), one committed batch at a time."""
+        con = self._con
+        try:
+            for batch in _batches(files):
+                expected = sum(page_rows(Path(f)) for f in batch)
+                try:
+                    _in_transaction(con, lambda b=batch, n=expected: self._insert_new(b, n))
+                except duckdb.ConstraintException as exc:  # an Id twice in the batch: merge it
+                    if not _REPEATED_ID.search(str(exc)):
+                        raise
+                    _in_transaction(con, lambda batch=batch: self._merge(batch))
+                self.rows += expected
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {_BATCH}")
+
+    def _insert_new(self, batch: list[str], expected: int) -> None:
         # The batch's rows whose Id is not stored go straight from the pages to the table (a
         # first load, a backfill: every row). Only when some Id was stored already is the batch
         # merged as well; the rows just inserted are then the stored version and stay.
-        nonlocal merging
-        if merging:
-            return merge(batch)
-        inserted = con.execute(
-            f"""INSERT INTO {INVOICE_TABLE} SELECT * FROM ({rows}) AS b
+        if self._merging:
+            return self._merge(batch)
+        inserted = self._con.execute(
+            f"""INSERT INTO {INVOICE_TABLE} SELECT * FROM ({self._rows}) AS b
                 WHERE NOT EXISTS (SELECT 1 FROM {INVOICE_TABLE} AS t WHERE t.id = b.id)""",
             [batch],
         ).fetchone()[0]
-        if inserted != sum(page_rows(Path(f)) for f in batch):
-            merging = True
-            merge(batch)
+        if inserted != expected:
+            self._merging = True
+            self._merge(batch)
 
-    def merge(batch: list[str]) -> None:
+    def _merge(self, batch: list[str]) -> None:
         # The batch's rows unlike their stored version, newest per Id; then the stored rows they
         # supersede are dropped and the rows that no stored row beats are inserted.
+        con = self._con
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {_BATCH} AS SELECT b.* FROM ({rows}) AS b
+            f"""CREATE OR REPLACE TEMP TABLE {_BATCH} AS SELECT b.* FROM ({self._rows}) AS b
                 LEFT JOIN {INVOICE_TABLE} AS t ON t.id = b.id
                 WHERE t.id IS NULL OR t.sync_token IS DISTINCT FROM b.sync_token
                    OR CAST(t.payload AS VARCHAR) <> CAST(b.payload AS VARCHAR)""",
@@ -263,30 +297,21 @@ def upsert_invoices(
                 WHERE NOT EXISTS (SELECT 1 FROM {INVOICE_TABLE} AS t WHERE t.id = b.id)"""
         )
 
-    try:
-        for batch in _batches(files):
-            try:
-                _in_transaction(con, lambda batch=batch: insert_new(batch))
-            except duckdb.ConstraintException as exc:  # an Id twice in the batch: merge it
-                if not _REPEATED_ID.search(str(exc)):
-                    raise
-                _in_transaction(con, lambda batch=batch: merge(batch))
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {_BATCH}")
-    if tombstones:
-
-        def mark_deleted() -> None:
-            con.execute(
-                f"""INSERT INTO {INVOICE_TABLE}
-                    SELECT {_ENVELOPE}, NULL, TRUE, e
-                    FROM (SELECT unnest(CAST(? AS JSON[])) AS e)
-                    QUALIFY row_number() OVER (PARTITION BY id) = 1
-                    {_UPSERT_TAIL}""",
-                [[json.dumps(t, ensure_ascii=False) for t in tombstones]],
+    def finish(self, tombstones: Sequence[dict] = ()) -> tuple[int, int]:
+        """Record ``tombstones`` (one transaction); return (invoices landed, tombstones)."""
+        if tombstones:
+            _in_transaction(
+                self._con,
+                lambda: self._con.execute(
+                    f"""INSERT INTO {INVOICE_TABLE}
+                        SELECT {_ENVELOPE}, NULL, TRUE, e
+                        FROM (SELECT unnest(CAST(? AS JSON[])) AS e)
+                        QUALIFY row_number() OVER (PARTITION BY id) = 1
+                        {_UPSERT_TAIL}""",
+                    [[json.dumps(t, ensure_ascii=False) for t in tombstones]],
+                ),
             )
-
-        _in_transaction(con, mark_deleted)
-    return sum(page_rows(f) for f in files), len(tombstones)
+        return self.rows, len(tombstones)
 
 
 def page_rows(path: Path) -> int:

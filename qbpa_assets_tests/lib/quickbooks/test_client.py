@@ -313,6 +313,42 @@ def test_extract_pages_keeps_going_after_a_full_last_page(qbo_emulator, tmp_path
     assert not (tmp_path / "pages" / "page-00099.json").exists()
 
 
+def test_extract_pages_hands_runs_of_pages_over_while_the_rest_downloads(qbo_emulator, tmp_path):
+    """``on_pages`` gets each run of pages in page order as it is written; the rest at the end."""
+    emu = qbo_emulator
+    total = len(emu.entities("Item"))
+    size = next(s for s in (2, 3, 5) if total // s >= 5)
+    calls: list[tuple[list[str], int]] = []
+
+    def land(files):  # what a loader sees: the pages are there, in order
+        assert all(f.exists() for f in files)
+        calls.append(([f.name for f in files], len(emu.request_log)))
+
+    with QboClient(make_settings(emu, tmp_path, max_concurrency=2), **FAST) as client:
+        client.count("Item")
+        emu.reset_request_log()
+        emu.set_latency(0.05)
+        try:
+            result = client.extract_pages(
+                "Item", tmp_path / "p", where=ALL, page_size=size, on_pages=land, pages_per_call=2
+            )
+        finally:
+            emu.set_latency(0)
+    handed = [name for names, _ in calls for name in names]
+    assert handed == [f.name for f in result.files]  # every page once, in order
+    assert all(len(names) == 2 for names, _ in calls[:-1]) and 1 <= len(calls[-1][0]) <= 2
+    assert calls[0][1] < len(emu.request_log)  # the first run came before the last request
+
+    def refuse(files):
+        raise RuntimeError("loader failed")
+
+    with QboClient(make_settings(emu, tmp_path, max_concurrency=1), **FAST) as client:
+        emu.reset_request_log()
+        with pytest.raises(RuntimeError, match="loader failed"):
+            client.extract_pages("Item", tmp_path / "q", where=ALL, page_size=size, on_pages=refuse)
+    assert len(ops(emu, "query")) < result.pages + 1  # the extraction stopped early
+
+
 def test_resource_builds_a_working_client(qbo_emulator, tmp_path):
     from qbpa_assets_tests.fixtures.stack import quickbooks_resource
 
