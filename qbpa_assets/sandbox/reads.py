@@ -3,8 +3,8 @@
 ``/query`` takes the query as the ``query`` parameter (GET) or as the body (POST,
 ``application/text``). List entities (Customer, Item, Vendor, Employee, Class, Term, Account)
 hide inactive rows unless the query filters ``Active``. Query results are cached per query and
-data version for two minutes, and each object's JSON is cached, so that paging a big company is
-fast; a write invalidates both.
+data version until unused for two minutes, and each object's JSON is cached, so that paging a
+big company is fast; a write invalidates both.
 """
 
 from __future__ import annotations
@@ -122,6 +122,9 @@ class ReadApi:
             hit = self._query_cache.get(query_key)
             now = time.monotonic()
             if hit is not None and hit[0] == version and now - hit[1] < QUERY_CACHE_SECONDS:
+                # Two minutes since the last use, not since the evaluation: paging a big
+                # result (1.5M invoices: ~1,500 pages, minutes) must not re-sort it midway.
+                self._query_cache[query_key] = (version, now, hit[2])
                 self._query_cache.move_to_end(query_key)
                 return hit[2]
             rows = compute()

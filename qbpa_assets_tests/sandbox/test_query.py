@@ -194,3 +194,30 @@ def test_field_projection_and_single_row_entities(qb):
     assert all(set(r) <= {"Id", "DisplayName", "domain", "sparse"} for r in rows["Customer"])
     prefs = qb.query("select * from Preferences")["QueryResponse"]["Preferences"]
     assert prefs[0]["SalesFormsPrefs"]["CustomTxnNumbers"] is True
+
+
+def test_query_cache_lasts_while_pages_are_read(tmp_path, monkeypatch):
+    """A result stays cached while it is paged (2 minutes since its last use), then expires."""
+    from qbpa_assets.sandbox import reads
+    from qbpa_assets.sandbox.company import generate_company
+    from qbpa_assets.sandbox.emulator import Emulator
+
+    emu = Emulator(company=generate_company(invoices=30), workdir=tmp_path)
+    clock = [1000.0]
+    evaluations = []
+    original = reads.evaluate
+
+    def counting(*args, **kwargs):
+        evaluations.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(reads.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(reads, "evaluate", counting)
+    page = "SELECT * FROM Invoice ORDERBY Id STARTPOSITION {} MAXRESULTS 5"
+    for n in range(5):  # one page every 100 s: 400 s in all, never 120 s unused
+        emu._query(page.format(n * 5 + 1))
+        clock[0] += 100.0
+    assert len(evaluations) == 1
+    clock[0] += reads.QUERY_CACHE_SECONDS
+    emu._query(page.format(1))
+    assert len(evaluations) == 2
