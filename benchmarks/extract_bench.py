@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import math
 import os
@@ -347,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         gen_s = time.perf_counter() - t0
         with Emulator(company=company, port=0, workdir=root / "emulator") as emu:
+            gc.freeze()  # as `qbpa sandbox serve`: the company out of the cyclic GC's passes
 
             def run(side: str, tag: str) -> tuple[dict, dict[str, int]]:
                 workdir = root / f"{side}-{tag}"
