@@ -104,13 +104,19 @@ def run_ours(workdir: Path, concurrency: int, memory_limit: str | None) -> dict:
             with warehouse.scratch_dir(entity.lower()) as scratch:
                 if entity == "Invoice":  # as the invoice asset: batches land as pages arrive
                     with warehouse.get_connection() as con:
-                        load = raw.InvoiceLoad(con)
+                        load, landing = raw.InvoiceLoad(con), [0.0]
+
+                        def land(files: list[Path], load=load, landing=landing) -> None:
+                            t = time.perf_counter()
+                            load.add(files)
+                            landing[0] += time.perf_counter() - t
+
                         result = client.extract_pages(
                             entity, scratch, where=where,
-                            on_pages=load.add, pages_per_call=raw.PAGES_PER_STATEMENT,
+                            on_pages=land, pages_per_call=raw.PAGES_PER_STATEMENT,
                         )  # fmt: skip
-                        fetched = time.perf_counter() - t0
                         loaded, _ = load.finish()
+                        fetched = time.perf_counter() - t0 - landing[0]
                 else:  # as the master-data assets: fetch, then replace the table
                     result = client.extract_pages(entity, scratch, where=where)
                     fetched = time.perf_counter() - t0
@@ -402,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         f"concurrency {args.concurrency}; DuckDB memory limit {args.memory_limit or 'default'}",
         "",
         "| entity | rows landed | API requests (ours) | minimum ceil(N/1000) + COUNT | "
-        "fetch s | fetch + load s |",
+        "fetch s (not overlapped with landing) | fetch + load s |",
         "|---|---|---|---|---|---|",
     ]
     for entity in ENTITIES:
