@@ -38,19 +38,9 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks.procstat import status_mb
+
 ACCOUNT_ID = "BENCH1"
-
-
-def _status_mb(field: str) -> float:
-    """``VmHWM`` / ``VmRSS`` of this process, in MB (0 when unavailable)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
 
 
 class RssSampler:
@@ -64,7 +54,7 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.time(), _status_mb("VmRSS")))
+            self.samples.append((time.time(), status_mb("VmRSS")))
             self._stop.wait(self.interval)
 
     def __enter__(self) -> RssSampler:
@@ -105,7 +95,7 @@ def run_child(first: dt.date, last: dt.date) -> dict:
         asset_graph=dg.Definitions(assets=assets, resources=resources).resolve_asset_graph()
     )
     instance = dg.DagsterInstance.ephemeral()
-    imports_rss = _status_mb("VmRSS")
+    imports_rss = status_mb("VmRSS")
     with RssSampler() as sampler:
         t0 = time.perf_counter()
         started = time.time()
@@ -124,7 +114,7 @@ def run_child(first: dt.date, last: dt.date) -> dict:
         "success": result.success,
         "seconds": seconds,
         "imports_rss_mb": imports_rss,
-        "peak_rss_mb": _status_mb("VmHWM"),
+        "peak_rss_mb": status_mb("VmHWM"),
         "sampled_peak_rss_mb": sampler.peak(started, ended),
         "steps": {},
         "metadata": {},
@@ -234,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         gen_s = time.perf_counter() - t0
         _say(
             f"company generated in {gen_s:.1f} s ({args.invoices} invoice Ids drawn over "
-            f"{first}..{last}); parent RSS {_status_mb('VmRSS'):.0f} MB"
+            f"{first}..{last}); parent RSS {status_mb('VmRSS'):.0f} MB"
         )
         with Emulator(company=company, port=0, workdir=root / "emulator") as emu:
             del company

@@ -36,7 +36,6 @@ import gc
 import json
 import math
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,8 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from benchmarks.procstat import peak_rss_mb
 
 ALL = "Active IN (true, false)"  # list entities hide inactive rows unless Active is filtered
 LIST_ENTITIES = ("Customer", "Item")
@@ -54,23 +55,6 @@ INVOICE_WHERE = (
 )
 ENTITIES = {"Customer": ALL, "Item": ALL, "Invoice": INVOICE_WHERE}
 SIDES = ("ours", "minimal", "reference")
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS, from ``VmHWM``.
-
-    Not ``ru_maxrss``: on Linux it keeps the high-water mark of the process before ``exec``,
-    i.e. of the parent at fork time, here the emulator holding the whole company (~2 GB),
-    which every side would then report as its own.
-    """
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
 def _statements(entity: str, where: str, total: int) -> list[str]:
@@ -129,7 +113,7 @@ def run_ours(workdir: Path, concurrency: int, memory_limit: str | None) -> dict:
                 "seconds": time.perf_counter() - t0,
             }
     out["seconds"] = time.perf_counter() - started
-    out["peak_rss_mb"] = _peak_rss_mb()
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 
@@ -201,7 +185,7 @@ def run_minimal(workdir: Path, concurrency: int, land: str | None = None) -> dic
     if con is not None:
         con.close()
     out["seconds"] = time.perf_counter() - started
-    out["peak_rss_mb"] = _peak_rss_mb()
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 
@@ -280,7 +264,7 @@ def run_naive(workdir: Path) -> dict:
         }
     con.close()
     out["seconds"] = time.perf_counter() - started
-    out["peak_rss_mb"] = _peak_rss_mb()
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 
