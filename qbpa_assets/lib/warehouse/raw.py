@@ -128,8 +128,18 @@ def _fields_sql(entity: str, fourth: str) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw schema and tables when missing (:data:`RAW_TABLES_DDL`)."""
-    con.execute(RAW_TABLES_DDL)
+    """Create the raw schema and tables when missing (:data:`RAW_TABLES_DDL`).
+
+    A database file written in an older storage format (``storage_compatibility_version``
+    before zstd) refuses the compression clause, even for a table that exists: there the
+    tables are created, or kept, with DuckDB's automatic compression.
+    """
+    try:
+        con.execute(RAW_TABLES_DDL)
+    except duckdb.BinderException as exc:
+        if "compress" not in str(exc).lower():
+            raise
+        con.execute(RAW_TABLES_DDL.replace(" USING COMPRESSION zstd", ""))
 
 
 def _batches(files: Sequence[Path]) -> list[list[str]]:

@@ -231,3 +231,15 @@ def test_a_page_without_its_rows_fails_and_an_empty_page_lands_nothing(con, tmp_
     empty.write_text('{"QueryResponse":{},"time":"2026-11-02T10:00:00.000-08:00"}')
     assert raw.upsert_invoices(con, [empty]) == (0, 0)
     assert raw.replace_list_table(con, "Customer", [empty]) == 0
+
+
+def test_a_file_in_an_older_storage_format_keeps_working(tmp_path):
+    """A file written before zstd existed refuses the clause: the tables go without it."""
+    path = str(tmp_path / "old.duckdb")
+    con = duckdb.connect(path, config={"storage_compatibility_version": "v0.10.2"})
+    raw.ensure_schema(con)
+    raw.ensure_schema(con)  # the tables exist: still no error
+    pages = [page(tmp_path, "p.json", "Invoice", [inv("1", "0"), inv("2", "0")])]
+    assert raw.upsert_invoices(con, pages) == (2, 0)
+    assert con.execute("SELECT count(*) FROM quickbooks.invoices").fetchone()[0] == 2
+    con.close()
