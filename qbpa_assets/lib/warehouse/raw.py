@@ -10,16 +10,17 @@ checks it: a page holding a ``Fault`` (a 200 can carry one), or whose row count 
 the ``maxResults`` QuickBooks reported, fails the load naming the file.
 
 Pages are loaded in batches of :data:`PAGES_PER_STATEMENT`. A list table is replaced in one
-transaction (readers see yesterday's table or today's, never a mix). Invoices go in one committed
-batch at a time. A batch's rows whose Id is not stored yet (a first load, a backfill: all of
-them) are inserted straight from the pages, one ``INSERT … WHERE NOT EXISTS``; when some Id was
-stored already, that batch and the ones after it are merged set-based: a temporary table of the
-batch's rows unlike their stored version, a ``DELETE`` of the stored rows they supersede, one
-``INSERT``. Not ``INSERT … ON CONFLICT``: DuckDB keeps an upsert's rows in memory until commit
-(~4 KB per invoice) and logs them to the WAL, so every commit paid a checkpoint that rewrote the
-growing table. A batch holds more rows than a DuckDB row group (122,880), so its ``INSERT`` is
-written straight to the database file. Both ways are idempotent, so a load stopped half-way
-leaves only newest versions and a re-run completes it.
+transaction (readers see yesterday's table or today's, never a mix). Invoices go in one
+committed batch at a time (:class:`InvoiceLoad`, fed while the next pages download). A batch's
+rows whose Id is not stored yet (a first load, a backfill: all of them) are inserted straight
+from the pages, one ``INSERT … WHERE NOT EXISTS``; when some Id was stored already, that batch
+and the ones after it are merged set-based: a temporary table of the batch's rows unlike their
+stored version, a ``DELETE`` of the stored rows they supersede, one ``INSERT``. Not ``INSERT …
+ON CONFLICT``: DuckDB keeps an upsert's rows in memory until commit (~4 KB per invoice) and
+logs them to the WAL, so every commit paid a checkpoint that rewrote the growing table. A batch
+holds more rows than a DuckDB row group (122,880), so its ``INSERT`` is written straight to the
+database file. Both ways are idempotent, so a load stopped half-way leaves only newest versions
+and a re-run completes it.
 """
 
 from __future__ import annotations
