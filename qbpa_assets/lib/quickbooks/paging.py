@@ -25,9 +25,17 @@ from qbpa_assets.lib.quickbooks.limits import MAX_CONCURRENT_REQUESTS, QUERY_MAX
 _ENTITY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 # QuickBooks (and the emulator) close a QueryResponse with "startPosition":s,"maxResults":n
 # after the entity array: n is the page's row count. Inside a JSON string a quote is escaped,
-# so entity text cannot fake it; a page without it is parsed whole (see _rows_in_page).
-_MAX_RESULTS_RE = re.compile(rb'"maxResults"\s*:\s*(\d+)')
-_TAIL = 256
+# so entity text cannot fake it; a page without it is parsed whole (see rows_in_page).
+#: The closing ``maxResults`` of a page (the raw loader's SQL reads it with the same pattern).
+MAX_RESULTS_RE = re.compile(rb'"maxResults"\s*:\s*(\d+)')
+#: How many last bytes of a page hold its ``maxResults``.
+PAGE_TAIL = 256
+
+
+def max_results(tail: bytes) -> int | None:
+    """The ``maxResults`` in a page's last :data:`PAGE_TAIL` bytes, ``None`` when it has none."""
+    found = MAX_RESULTS_RE.findall(tail[-PAGE_TAIL:])
+    return int(found[-1]) if found else None
 
 
 @dataclass
@@ -67,10 +75,9 @@ def page_statement(entity: str, where: str | None, start: int, size: int) -> str
 
 def rows_in_page(raw: bytes, entity: str, parse: Callable[[bytes], dict[str, Any]]) -> int:
     """Rows in a page body: its closing ``maxResults``, else a full parse (rare)."""
-    tail = raw[-_TAIL:]
-    matches = list(_MAX_RESULTS_RE.finditer(tail))
-    if matches:
-        return int(matches[-1].group(1))
+    rows = max_results(raw)
+    if rows is not None:
+        return rows
     return len((parse(raw).get("QueryResponse") or {}).get(entity) or [])
 
 
@@ -155,10 +162,10 @@ class Pager:
             ]
             ready: list[Path] = []  # written pages not yet handed to on_pages
 
-            def hand_over(path: Path, at_least: int) -> None:
+            def hand_over(path: Path) -> None:
                 if on_pages is not None:
                     ready.append(path)
-                    if len(ready) >= at_least:
+                    if len(ready) >= pages_per_call:
                         on_pages(ready[:])
                         ready.clear()
 
@@ -166,7 +173,7 @@ class Pager:
                 results = []
                 for f in futures:
                     results.append(f.result())
-                    hand_over(results[-1][0], pages_per_call)
+                    hand_over(results[-1][0])
             except BaseException:
                 for f in futures:
                     f.cancel()
@@ -180,7 +187,7 @@ class Pager:
             path, last_rows = self._fetch(entity, where, number, page_size, dest_dir)
             files.append(path)
             rows += last_rows
-            hand_over(path, pages_per_call)
+            hand_over(path)
         if ready:
             on_pages(ready[:])
         api_calls = self._requests_made() - before

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import duckdb
 
+from qbpa_assets.lib.quickbooks.paging import MAX_RESULTS_RE, PAGE_TAIL, max_results
+
 # QuickBooks entity name -> raw table. Entity names are never user input: they come from here.
 # quickbooks.employees holds the raw rows of the sales-rep source: Employees, or Classes when
 # QBPA_SALES_REP_SOURCE=class (lib/master_data/rep_source.py).
@@ -47,7 +49,8 @@ INVOICE_TABLE = "quickbooks.invoices"
 
 # Payloads are kept zstd-compressed: DuckDB's automatic choice for these long JSON texts stores
 # 200k invoices in ~4x the bytes and writes them ~1.6x slower; zstd reads back as fast.
-_PAYLOAD = "payload JSON USING COMPRESSION zstd"
+_ZSTD = " USING COMPRESSION zstd"
+_PAYLOAD = "payload JSON" + _ZSTD
 _LIST_COLUMNS = (
     "id VARCHAR PRIMARY KEY, sync_token VARCHAR, last_updated TIMESTAMPTZ, active BOOLEAN, "
     + _PAYLOAD
@@ -66,14 +69,12 @@ RAW_TABLES_DDL = (
     + f"CREATE TABLE IF NOT EXISTS {INVOICE_TABLE} ({_INVOICE_COLUMNS});\n"
 )
 
-# QuickBooks closes a QueryResponse with "maxResults": n after the entity array.
-_MAX_RESULTS_RE = re.compile(rb'"maxResults"\s*:\s*(\d+)')
-_TAIL = 256
-
 #: Pages (of ≤ 1000 entities) per INSERT and per committed invoice batch (≈ 500 MB of JSON,
 #: which DuckDB spills under its memory limit): more rows than a row group, so that a batch is
 #: written to the database file directly, not through the WAL and a checkpoint per commit.
 PAGES_PER_STATEMENT = 200
+# The page's closing maxResults, read in SQL with the client's pattern (it holds no quote).
+_MAX_RESULTS_SQL = MAX_RESULTS_RE.pattern.decode()
 
 _ENVELOPE = """
     e ->> 'Id' AS id,
@@ -112,8 +113,8 @@ def _entities_sql(entity: str) -> str:
             ELSE a END) AS e
         FROM (SELECT filename, content,
                      json_extract(content, '$.QueryResponse.{entity}[*]') AS a,
-                     TRY_CAST(regexp_extract(right(content, {_TAIL}),
-                                             '"maxResults"\s*:\s*(\d+)', 1) AS BIGINT) AS m
+                     TRY_CAST(regexp_extract(right(content, {PAGE_TAIL}),
+                                             '{_MAX_RESULTS_SQL}', 1) AS BIGINT) AS m
               FROM read_text(?))
     """
 
@@ -140,7 +141,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     except duckdb.BinderException as exc:
         if "compress" not in str(exc).lower():
             raise
-        con.execute(RAW_TABLES_DDL.replace(" USING COMPRESSION zstd", ""))
+        con.execute(RAW_TABLES_DDL.replace(_ZSTD, ""))
 
 
 def _batches(files: Sequence[Path]) -> list[list[str]]:
@@ -251,21 +252,21 @@ class InvoiceLoad:
 
     def add(self, files: Sequence[Path]) -> None:
         """Land ``files`` (raw page bodies), one committed batch at a time."""
-        con = self._con
         try:
             for batch in _batches(files):
                 expected = sum(page_rows(Path(f)) for f in batch)
-                try:
-                    _in_transaction(con, lambda b=batch, n=expected: self._insert_new(b, n))
-                except duckdb.ConstraintException as exc:  # an Id twice in the batch: merge it
-                    if not _REPEATED_ID.search(str(exc)):
-                        raise
-                    _in_transaction(con, lambda batch=batch: self._merge(batch))
+                # An Id twice in the batch (rows added while paging) fails the insert: merge.
+                _with_dedup_fallback(
+                    self._con,
+                    lambda dedup, b=batch, n=expected: (
+                        self._merge(b) if dedup else self._land(b, n)
+                    ),
+                )
                 self.rows += expected
         finally:
-            con.execute(f"DROP TABLE IF EXISTS {_BATCH}")
+            self._con.execute(f"DROP TABLE IF EXISTS {_BATCH}")
 
-    def _insert_new(self, batch: list[str], expected: int) -> None:
+    def _land(self, batch: list[str], expected: int) -> None:
         # The batch's rows whose Id is not stored go straight from the pages to the table (a
         # first load, a backfill: every row). Only when some Id was stored already is the batch
         # merged as well; the rows just inserted are then the stored version and stay.
@@ -332,9 +333,8 @@ def page_rows(path: Path) -> int:
     """
     with open(path, "rb") as fh:
         fh.seek(0, 2)
-        fh.seek(max(0, fh.tell() - _TAIL))
-        found = _MAX_RESULTS_RE.findall(fh.read())
-    return int(found[-1]) if found else 0
+        fh.seek(max(0, fh.tell() - PAGE_TAIL))
+        return max_results(fh.read()) or 0
 
 
 def deleted_in_window(cdc_objects: Sequence[dict], start: datetime, end: datetime) -> list[dict]:
