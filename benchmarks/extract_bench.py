@@ -31,6 +31,7 @@ the emulator's log (the minimum is ``ceil(N/1000)`` pages + 1 COUNT) and ends wi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import gc
 import json
@@ -86,21 +87,9 @@ def run_ours(workdir: Path, concurrency: int, memory_limit: str | None) -> dict:
         for entity, where in ENTITIES.items():
             t0 = time.perf_counter()
             with warehouse.scratch_dir(entity.lower()) as scratch:
-                if entity == "Invoice":  # as the invoice asset: batches land as pages arrive
-                    with warehouse.get_connection() as con:
-                        load, landing = raw.InvoiceLoad(con), [0.0]
-
-                        def land(files: list[Path], load=load, landing=landing) -> None:
-                            t = time.perf_counter()
-                            load.add(files)
-                            landing[0] += time.perf_counter() - t
-
-                        result = client.extract_pages(
-                            entity, scratch, where=where,
-                            on_pages=land, pages_per_call=raw.PAGES_PER_STATEMENT,
-                        )  # fmt: skip
-                        loaded, _ = load.finish()
-                        fetched = time.perf_counter() - t0 - landing[0]
+                if entity == "Invoice":
+                    result, loaded, landing = _extract_invoices(client, warehouse, scratch, where)
+                    fetched = time.perf_counter() - t0 - landing
                 else:  # as the master-data assets: fetch, then replace the table
                     result = client.extract_pages(entity, scratch, where=where)
                     fetched = time.perf_counter() - t0
@@ -117,11 +106,39 @@ def run_ours(workdir: Path, concurrency: int, memory_limit: str | None) -> dict:
     return out
 
 
-def run_minimal(workdir: Path, concurrency: int, land: str | None = None) -> dict:
+def _extract_invoices(client, warehouse, scratch: Path, where: str) -> tuple[object, int, float]:
+    """As the invoice asset: each batch of pages landed while the next ones download.
+
+    Returns the extraction, the rows landed and the seconds spent landing (not downloading).
+    """
+    from qbpa_assets.lib.warehouse import raw
+
+    landing = 0.0
+    with warehouse.get_connection() as con:
+        load = raw.InvoiceLoad(con)
+
+        def land(files: list[Path]) -> None:
+            nonlocal landing
+            t = time.perf_counter()
+            load.add(files)
+            landing += time.perf_counter() - t
+
+        result = client.extract_pages(
+            "Invoice", scratch, where=where,
+            on_pages=land, pages_per_call=raw.PAGES_PER_STATEMENT,
+        )  # fmt: skip
+        loaded, _ = load.finish()
+    return result, loaded, landing
+
+
+def run_minimal(
+    workdir: Path, concurrency: int, land: bool = False, memory_limit: str | None = None
+) -> dict:
     """The floor: the same requests with a bare session, bodies discarded.
 
-    With ``land`` (a DuckDB memory limit, or ``"default"``), the reference instead: each body
-    written to a file as it arrives, then each entity landed in DuckDB by one plain statement.
+    With ``land``, the reference instead: each body written to a file as it arrives, then each
+    entity landed by one plain statement, in a DuckDB file opened as ours is (a
+    ``WarehouseResource`` of ``memory_limit``).
     """
     import requests
     import requests.adapters
@@ -155,9 +172,23 @@ def run_minimal(workdir: Path, concurrency: int, land: str | None = None) -> dic
         resp.raise_for_status()
         return resp.content
 
-    out: dict = {"entities": {}}
+    warehouse = None
+    if land:  # its DuckDB file opened as ours' is; imported before the clock starts, as ours'
+        from qbpa_assets.defs.resources.warehouse import WarehouseResource
+
+        warehouse = WarehouseResource(data_dir=str(workdir), memory_limit=memory_limit)
     started = time.perf_counter()
-    con = _reference_connection(workdir, land) if land else None
+    with contextlib.ExitStack() as stack:
+        con = stack.enter_context(warehouse.get_connection()) if warehouse else None
+        out: dict = {"entities": _fetch_all(send, concurrency, con, workdir)}
+    out["seconds"] = time.perf_counter() - started
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def _fetch_all(send, concurrency: int, con, workdir: Path) -> dict[str, dict]:
+    """Every entity's COUNT and pages; bodies discarded, or kept and landed through ``con``."""
+    entities: dict[str, dict] = {}
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         for entity, where in ENTITIES.items():
             t0 = time.perf_counter()
@@ -166,7 +197,7 @@ def run_minimal(workdir: Path, concurrency: int, land: str | None = None) -> dic
             statements = _statements(entity, where, total)
             if con is None:
                 size = sum(len(body) for body in pool.map(send, statements))
-                out["entities"][entity] = {"rows": total, "bytes": size}
+                entities[entity] = {"rows": total, "bytes": size}
             else:
                 pages = workdir / "pages" / entity
                 pages.mkdir(parents=True)
@@ -177,25 +208,12 @@ def run_minimal(workdir: Path, concurrency: int, land: str | None = None) -> dic
                     return len(body)
 
                 size = sum(pool.map(keep, enumerate(statements)))
-                out["entities"][entity] = {
+                entities[entity] = {
                     "rows": _reference_land(con, entity, sorted(map(str, pages.iterdir()))),
                     "bytes": size,
                 }
-            out["entities"][entity]["seconds"] = time.perf_counter() - t0
-    if con is not None:
-        con.close()
-    out["seconds"] = time.perf_counter() - started
-    out["peak_rss_mb"] = peak_rss_mb()
-    return out
-
-
-def _reference_connection(workdir: Path, memory_limit: str):
-    import duckdb
-
-    config = {"temp_directory": str(workdir / "tmp")}
-    if memory_limit != "default":
-        config["memory_limit"] = memory_limit
-    return duckdb.connect(str(workdir / "reference.duckdb"), config=config)
+            entities[entity]["seconds"] = time.perf_counter() - t0
+    return entities
 
 
 def _reference_land(con, entity: str, files: list[str]) -> int:
@@ -319,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.side == "minimal":
             result = run_minimal(workdir, args.concurrency)
         elif args.side == "reference":
-            result = run_minimal(workdir, args.concurrency, land=args.memory_limit or "default")
+            result = run_minimal(workdir, args.concurrency, True, args.memory_limit)
         else:
             result = run_naive(workdir)
         sys.stdout.write(json.dumps(result) + "\n")
