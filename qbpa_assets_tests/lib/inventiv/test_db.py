@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
-from decimal import Decimal
 from importlib import resources
 
 import pytest
@@ -19,19 +18,9 @@ from qbpa_assets.lib.inventiv.db import (
 from qbpa_assets.lib.orders.mapping import load_order_mapping
 from qbpa_assets.lib.orders.new_orders import fetch_new_orders
 from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder, sqlite_connection_string
+from qbpa_assets_tests.fixtures.odbc import one_line_order
 
 T0 = datetime(2026, 11, 20, 10, 0, 0)
-
-
-def _order(order_id: int, modified_at: datetime, day: date = date(2026, 11, 20)) -> DemoOrder:
-    return DemoOrder(
-        order_id,
-        f"PA-{order_id}",
-        day,
-        "1",
-        [DemoLine("2", 1, Decimal("1.50"))],
-        modified_at=modified_at,
-    )
 
 
 @pytest.mark.parametrize(
@@ -129,7 +118,7 @@ def test_missing_connection_string_is_named() -> None:
 
 
 def test_resource_opens_db_and_mapping_override(sqlite_odbc_db, tmp_path) -> None:
-    sqlite_odbc_db.insert_orders([_order(1, T0)])
+    sqlite_odbc_db.insert_orders([one_line_order(1, T0)])
     override = tmp_path / "maps"
     override.mkdir()
     default = resources.files("qbpa_assets") / "mappings" / "orders.toml"

@@ -3,36 +3,24 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 
 from qbpa_assets.lib.orders.mapping import load_order_mapping
 from qbpa_assets.lib.orders.new_orders import fetch_new_orders
-from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder
+from qbpa_assets_tests.fixtures.odbc import one_line_order
 
 T0 = datetime(2026, 11, 20, 10, 0, 0)
 MAPPING = load_order_mapping()
-
-
-def _order(order_id: int, modified_at: datetime, day: date = date(2026, 11, 20)) -> DemoOrder:
-    return DemoOrder(
-        order_id,
-        f"PA-{order_id}",
-        day,
-        "1",
-        [DemoLine("2", 1, Decimal("1.50"))],
-        modified_at=modified_at,
-    )
 
 
 def test_fetch_new_orders_cursor_and_ties(inventiv_odbc) -> None:
     # Three orders share one MODIFIED_AT: the ORDER_ID tie-break must not skip any of them.
     inventiv_odbc.insert_orders(
         [
-            _order(1, T0),
-            _order(2, T0),
-            _order(3, T0),
-            _order(4, datetime(2026, 11, 20, 10, 0, 1)),
-            _order(5, datetime(2026, 11, 19, 9, 0)),
+            one_line_order(1, T0),
+            one_line_order(2, T0),
+            one_line_order(3, T0),
+            one_line_order(4, datetime(2026, 11, 20, 10, 0, 1)),
+            one_line_order(5, datetime(2026, 11, 19, 9, 0)),
         ]
     )
     with inventiv_odbc.db() as db:
