@@ -14,6 +14,7 @@ from qbpa_assets_tests.fixtures.qbo_rows import (
     DAY1,
     DAY2,
     DAY3,
+    STATUS_OF_STATUS_INVOICES,
     build_raw,
     load_raw,
     make_invoice,
@@ -74,15 +75,7 @@ def test_invoice_status_and_tombstones():
             "HAVING count(DISTINCT status) = 1"
         ).fetchall()
     )
-    assert status == {
-        "200": "Voided",
-        "201": "Paid",
-        "202": "Overdue",
-        "203": "Open",
-        "204": "Deleted",
-        "205": "Paid",
-        "206": "Deleted",
-    }
+    assert status == STATUS_OF_STATUS_INVOICES
     tombs = _rows(
         c, "SELECT * FROM staging.invoice_lines WHERE status = 'Deleted' ORDER BY invoice_id"
     )

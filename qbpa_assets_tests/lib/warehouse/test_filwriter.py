@@ -13,7 +13,13 @@ from qbpa_assets.lib.invoices.staging import refresh_invoice_lines
 from qbpa_assets.lib.mappings import DEFAULT_MAPPINGS_DIR, MappingError, load_layout
 from qbpa_assets.lib.master_data.staging import refresh_customers, refresh_items
 from qbpa_assets.lib.warehouse.filwriter import write_fil
-from qbpa_assets_tests.fixtures.qbo_rows import DAY1, DAY2, build_raw, status_invoices
+from qbpa_assets_tests.fixtures.qbo_rows import (
+    DAY1,
+    DAY2,
+    STATUS_OF_STATUS_INVOICES,
+    build_raw,
+    status_invoices,
+)
 
 
 @pytest.fixture
@@ -124,15 +130,7 @@ def test_invoice_fil_status_discount_and_deleted(tmp_path):
     assert {"STATUS", "LINE_TYPE", "DISCOUNT_PERCENT"} <= set(records[0])
     rows = [dict(zip(records[0], r, strict=True)) for r in records[1:]]
     status = {r["INVOICE_ID"]: r["STATUS"] for r in rows}
-    assert status == {
-        "200": "Voided",
-        "201": "Paid",
-        "202": "Overdue",
-        "203": "Open",
-        "204": "Deleted",
-        "205": "Paid",
-        "206": "Deleted",
-    }
+    assert status == STATUS_OF_STATUS_INVOICES
     [tomb] = [r for r in rows if r["INVOICE_ID"] == "204"]
     line_columns = ["LINE_NO", "LINE_ID", "LINE_TYPE", "ITEM_ID", "QTY", "AMOUNT", "DESCRIPTION"]
     assert all(tomb[col] == "" for col in line_columns)
