@@ -18,19 +18,25 @@ from qbpa_assets.lib.quickbooks.settings import QboSettings
 from qbpa_assets.lib.quickbooks.tokens import TokenStore
 
 
-def start_authorize(emu, data_dir: Path, *extra: str) -> subprocess.Popen:
+def run_authorize(emu, data_dir: Path, *args: str, **popen) -> subprocess.Popen:
+    """``qbpa authorize ARGS`` with the emulator's app keys but no refresh token or realm."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QBO_")}
     env.update(emu.env())
     env.pop("QBO_REFRESH_TOKEN", None)
     env.pop("QBO_REALM_ID", None)
     env["QBPA_DATA_DIR"] = str(data_dir)
     return subprocess.Popen(
-        [sys.executable, "-m", "qbpa_assets.cli", "authorize", "--port", "0", *extra],
+        [sys.executable, "-m", "qbpa_assets.cli", "authorize", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        **popen,
     )
+
+
+def start_authorize(emu, data_dir: Path, *extra: str) -> subprocess.Popen:
+    return run_authorize(emu, data_dir, "--port", "0", *extra)
 
 
 def read_url(proc: subprocess.Popen, timeout: float = 20.0) -> str:
@@ -43,6 +49,14 @@ def read_url(proc: subprocess.Popen, timeout: float = 20.0) -> str:
             return line.strip()
     proc.kill()
     raise AssertionError("qbpa authorize printed no URL: " + proc.stderr.read())
+
+
+def assert_works_from_the_store_alone(emu, data_dir: Path) -> None:
+    """A client without QBO_REFRESH_TOKEN works from the token store in ``data_dir`` alone."""
+    settings = QboSettings.from_env({**emu.env(), "QBPA_DATA_DIR": str(data_dir)})
+    settings = QboSettings(**{**settings.__dict__, "refresh_token": None})
+    with QboClient(settings) as client:
+        assert client.count("Item") > 0
 
 
 @pytest.mark.e2e
@@ -61,11 +75,7 @@ def test_authorize_stores_tokens(fresh_emulator, tmp_path):
     assert state.realm_id == emu.realm_id and state.access_token and state.refresh_token
     assert state.refresh_token not in out  # only printed with --show-refresh-token
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
-    # A client without QBO_REFRESH_TOKEN works from the store alone.
-    settings = QboSettings.from_env({**emu.env(), "QBPA_DATA_DIR": str(tmp_path)})
-    settings = QboSettings(**{**settings.__dict__, "refresh_token": None})
-    with QboClient(settings) as client:
-        assert client.count("Item") > 0
+    assert_works_from_the_store_alone(emu, tmp_path)
 
 
 @pytest.mark.e2e
@@ -114,25 +124,8 @@ PRODUCTION_REDIRECT = "https://qbpa.example.com/intuit/callback"
 
 
 def start_paste(emu, data_dir: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QBO_")}
-    env.update(emu.env())
-    env.pop("QBO_REFRESH_TOKEN", None)
-    env.pop("QBO_REALM_ID", None)
-    env["QBPA_DATA_DIR"] = str(data_dir)
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "qbpa_assets.cli",
-            "authorize",
-            "--redirect-uri",
-            PRODUCTION_REDIRECT,
-        ],
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    return run_authorize(
+        emu, data_dir, "--redirect-uri", PRODUCTION_REDIRECT, stdin=subprocess.PIPE
     )
 
 
@@ -163,10 +156,7 @@ def test_paste_mode_for_production_keys_stores_tokens(fresh_emulator, tmp_path):
     # The refresh token's hard expiry (x_refresh_token_expires_in, 101 days) is stored.
     assert 100 * 86400 < state.refresh_token_expires_at - before <= 101 * 86400 + 60
     assert time.strftime("%Y-%m-%d", time.gmtime(state.refresh_token_expires_at)) in out
-    settings = QboSettings.from_env({**emu.env(), "QBPA_DATA_DIR": str(tmp_path)})
-    settings = QboSettings(**{**settings.__dict__, "refresh_token": None})
-    with QboClient(settings) as client:
-        assert client.count("Item") > 0
+    assert_works_from_the_store_alone(emu, tmp_path)
 
 
 @pytest.mark.e2e
