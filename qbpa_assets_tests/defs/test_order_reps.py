@@ -21,11 +21,10 @@ from qbpa_assets.defs.master_data.assets import (
 )
 from qbpa_assets.defs.master_data.sales_reps import quickbooks_employees, staging_sales_reps
 from qbpa_assets.defs.orders.assets import inventiv_orders, sales_orders
-from qbpa_assets.defs.resources.inventiv_db import InventivDbResource
 from qbpa_assets.defs.resources.warehouse import QbpaSettings
 from qbpa_assets.lib.orders import reps
 from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder
-from qbpa_assets_tests.fixtures.stack import quickbooks_resource
+from qbpa_assets_tests.fixtures.stack import order_resources
 
 pytestmark = pytest.mark.e2e
 
@@ -56,12 +55,7 @@ def _order(company, order_id: int, rep_id: str | None) -> DemoOrder:
 
 def _stack(fresh_emulator, sqlite_odbc_db, warehouse, data_dir, setting: str):
     emu = fresh_emulator()
-    resources = {
-        "quickbooks": quickbooks_resource(emu, data_dir),
-        "warehouse": warehouse,
-        "inventiv_db": InventivDbResource(connection_string=sqlite_odbc_db.connection_string),
-        "qbpa": QbpaSettings(sales_rep_source=setting),
-    }
+    resources = order_resources(emu, sqlite_odbc_db, warehouse, data_dir, sales_rep_source=setting)
     if setting.startswith("custom_field:"):
         # The reps of a custom field are the values on the landed invoices.
         today = datetime.now(UTC).date()

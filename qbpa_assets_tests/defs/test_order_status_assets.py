@@ -20,9 +20,8 @@ from qbpa_assets.defs.orders.assets import inventiv_orders, sales_orders
 from qbpa_assets.defs.orders.reconciliation import orders_reconciled
 from qbpa_assets.defs.orders.status import order_status, sales_order_status
 from qbpa_assets.defs.resources.inventiv_db import InventivDbResource
-from qbpa_assets.defs.resources.warehouse import QbpaSettings
 from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder
-from qbpa_assets_tests.fixtures.stack import quickbooks_resource
+from qbpa_assets_tests.fixtures.stack import order_resources
 
 pytestmark = pytest.mark.e2e
 
@@ -47,12 +46,7 @@ def _order(company, order_id: int, day: date, item: str | None = None) -> DemoOr
 def stack(fresh_emulator, sqlite_odbc_db, warehouse, data_dir, webhook, monkeypatch):
     monkeypatch.setenv("QBPA_ALERT_WEBHOOK_URL", webhook.url)
     emu = fresh_emulator()
-    resources = {
-        "quickbooks": quickbooks_resource(emu, data_dir),
-        "warehouse": warehouse,
-        "inventiv_db": InventivDbResource(connection_string=sqlite_odbc_db.connection_string),
-        "qbpa": QbpaSettings(),
-    }
+    resources = order_resources(emu, sqlite_odbc_db, warehouse, data_dir)
     with dg.DagsterInstance.ephemeral() as instance:
         master = dg.materialize(
             [quickbooks_customers, quickbooks_items, staging_customers, staging_items],

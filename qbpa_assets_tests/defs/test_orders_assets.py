@@ -18,7 +18,7 @@ from qbpa_assets.defs.orders.sensors import inventiv_new_orders_sensor
 from qbpa_assets.defs.resources.inventiv_db import InventivDbResource
 from qbpa_assets.defs.resources.warehouse import QbpaSettings
 from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder
-from qbpa_assets_tests.fixtures.stack import quickbooks_resource
+from qbpa_assets_tests.fixtures.stack import order_resources
 
 TODAY = date.today()
 
@@ -49,12 +49,7 @@ def _orders(company, first_id: int, count: int, day: date = TODAY) -> list[DemoO
 @pytest.fixture
 def order_stack(fresh_emulator, sqlite_odbc_db, warehouse, data_dir):
     emu = fresh_emulator()
-    resources = {
-        "quickbooks": quickbooks_resource(emu, data_dir),
-        "warehouse": warehouse,
-        "inventiv_db": InventivDbResource(connection_string=sqlite_odbc_db.connection_string),
-        "qbpa": QbpaSettings(),
-    }
+    resources = order_resources(emu, sqlite_odbc_db, warehouse, data_dir)
     master = dg.materialize(
         [quickbooks_customers, quickbooks_items, staging_customers, staging_items],
         resources=resources,
@@ -274,12 +269,7 @@ def test_orders_before_any_master_data_fail_with_a_clear_message(
 ):
     emu = fresh_emulator()
     sqlite_odbc_db.insert_orders(_orders(emu.company, 700, 1))
-    resources = {
-        "quickbooks": quickbooks_resource(emu, data_dir),
-        "warehouse": warehouse,
-        "inventiv_db": InventivDbResource(connection_string=sqlite_odbc_db.connection_string),
-        "qbpa": QbpaSettings(),
-    }
+    resources = order_resources(emu, sqlite_odbc_db, warehouse, data_dir)
     result = dg.materialize(
         [inventiv_orders, sales_orders],
         partition_key=TODAY.isoformat(),
