@@ -88,19 +88,23 @@ class Env:
         return [e for e in self.emu.request_log if e["op"] == "batch"]
 
 
-def _client(emu: Any, tmp_path: Path) -> QboClient:
-    settings = qbo_settings(emu, tmp_path / "tokens.json")
-    return QboClient(settings, backoff_base=0.05, backoff_cap=1.0)
-
-
-def _make_env(fresh_emulator, test_db: InventivTestDb, tmp_path: Path) -> Env:
+def _make_env(
+    fresh_emulator,
+    test_db: InventivTestDb,
+    tmp_path: Path,
+    env_class: type[Env] = Env,
+    **settings: Any,
+) -> Env:
+    """An emulator of its own, DuckDB staged from its company, a client (``settings``)."""
     emu = fresh_emulator()
     con = duckdb.connect()
     stage_company(con, emu.company)
-    client = _client(emu, tmp_path)
+    client = QboClient(
+        qbo_settings(emu, tmp_path / "tokens.json", **settings), backoff_base=0.05, backoff_cap=1.0
+    )
     customers = [c["Id"] for c in emu.company.usable_customers()][:8]
     items = [i["Id"] for i in emu.company.usable_items()][:6]
-    return Env(emu, client, con, test_db, customers, items)
+    return env_class(emu, client, con, test_db, customers, items)
 
 
 @pytest.fixture

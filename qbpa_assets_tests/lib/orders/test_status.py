@@ -7,13 +7,11 @@ the real QuickBooks client against the emulator (its own per test, so counts are
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyodbc
 import pytest
 
@@ -30,29 +28,18 @@ from qbpa_assets.lib.orders.status_sql import (
 )
 from qbpa_assets.lib.quickbooks.client import QboClient
 from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder
-from qbpa_assets_tests.fixtures.odbc import InventivTestDb, stage_company
-from qbpa_assets_tests.fixtures.stack import qbo_settings
+from qbpa_assets_tests.fixtures.odbc import InventivTestDb
+from qbpa_assets_tests.lib.orders.test_import import END, T0, Crash, D, _make_env
+from qbpa_assets_tests.lib.orders.test_import import Env as ImportEnv
 
 pytestmark = pytest.mark.e2e
 
-D = date(2026, 11, 20)
-END = date(2026, 11, 21)
-T0 = datetime(2026, 11, 20, 9, 0)
-
-
-class Crash(Exception):
-    """Stands for the process dying between QuickBooks' answer and the DuckDB write."""
-
 
 @dataclass
-class Env:
-    emu: Any
-    client: QboClient
-    con: duckdb.DuckDBPyConnection
-    db: InventivTestDb
-    customers: list[str]
-    items: list[str]
-    mapping_path: str
+class Env(ImportEnv):
+    """The import tests' environment, with the order mapping's path and this module's orders."""
+
+    mapping_path: str = field(default_factory=lambda: load_order_mapping().path)
 
     def order(self, order_id: int, **kw: Any) -> DemoOrder:
         lines = [
@@ -106,16 +93,7 @@ class Env:
 
 
 def _env(fresh_emulator, test_db: InventivTestDb, tmp_path: Path, **settings: Any) -> Env:
-    emu = fresh_emulator()
-    con = duckdb.connect()
-    stage_company(con, emu.company)
-    client = QboClient(
-        qbo_settings(emu, tmp_path / "tokens.json", **settings), backoff_base=0.05, backoff_cap=1
-    )
-    customers = [c["Id"] for c in emu.company.usable_customers()][:8]
-    items = [i["Id"] for i in emu.company.usable_items()][:6]
-    mapping = load_order_mapping().path
-    return Env(emu, client, con, test_db, customers, items, mapping)
+    return _make_env(fresh_emulator, test_db, tmp_path, Env, **settings)
 
 
 @pytest.fixture
