@@ -27,14 +27,6 @@ from qbpa_assets_tests.lib.orders.test_import import END, Crash, D, Env, _make_e
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def env(fresh_emulator, sqlite_odbc_db, tmp_path):
-    e = _make_env(fresh_emulator, sqlite_odbc_db, tmp_path)
-    yield e
-    e.client.close()
-    e.con.close()
-
-
 def _mapping_file(tmp_path: Path, old: str, new: str) -> Path:
     text = (resources.files("qbpa_assets") / "mappings" / "orders.toml").read_text("utf-8")
     assert old in text
