@@ -23,18 +23,10 @@ from qbpa_assets_tests.fixtures.qbo_rows import (
 from qbpa_assets_tests.fixtures.qbo_rows import rows as _rows
 
 
-@pytest.fixture
-def con() -> duckdb.DuckDBPyConnection:
-    c = duckdb.connect()
-    build_raw(c)
-    yield c
-    c.close()
-
-
-def test_invoice_lines_sales_group_and_discount_lines(con):
-    assert staging.refresh_invoice_lines(con, DAY1, DAY2) == 8
+def test_invoice_lines_sales_group_and_discount_lines(raw_con):
+    assert staging.refresh_invoice_lines(raw_con, DAY1, DAY2) == 8
     lines = _rows(
-        con,
+        raw_con,
         "SELECT * FROM staging.invoice_lines WHERE invoice_id = '100' "
         "ORDER BY line_pos, group_pos NULLS FIRST",
     )
@@ -131,26 +123,26 @@ def test_invoice_status_uses_the_window_end_date_in_its_time_zone():
     ]
 
 
-def test_older_table_gains_new_columns(con):
+def test_older_table_gains_new_columns(raw_con):
     """A warehouse staged before status/line_type existed keeps its rows and gains the columns."""
-    staging.refresh_invoice_lines(con, DAY1, DAY2)
-    con.execute(f"ALTER TABLE {staging.STORED_TABLE} DROP COLUMN status")
-    con.execute(f"ALTER TABLE {staging.STORED_TABLE} DROP COLUMN line_type")
-    assert staging.refresh_invoice_lines(con, DAY2, DAY3) == 4
-    got = con.execute(
+    staging.refresh_invoice_lines(raw_con, DAY1, DAY2)
+    raw_con.execute(f"ALTER TABLE {staging.STORED_TABLE} DROP COLUMN status")
+    raw_con.execute(f"ALTER TABLE {staging.STORED_TABLE} DROP COLUMN line_type")
+    assert staging.refresh_invoice_lines(raw_con, DAY2, DAY3) == 4
+    got = raw_con.execute(
         "SELECT invoice_id, count(*), any_value(status), count(line_type) "
         "FROM staging.invoice_lines GROUP BY ALL ORDER BY ALL"
     ).fetchall()
     assert got == [("100", 4, None, 0), ("101", 4, None, 0), ("102", 4, "Open", 4)]
 
 
-def test_invoice_window_boundaries_and_rerun(con):
-    assert staging.refresh_invoice_lines(con, DAY1, DAY2) == 8
-    assert staging.refresh_invoice_lines(con, DAY2, DAY3) == 4
-    before = _rows(con, "SELECT * FROM staging.invoice_lines ORDER BY ALL")
+def test_invoice_window_boundaries_and_rerun(raw_con):
+    assert staging.refresh_invoice_lines(raw_con, DAY1, DAY2) == 8
+    assert staging.refresh_invoice_lines(raw_con, DAY2, DAY3) == 4
+    before = _rows(raw_con, "SELECT * FROM staging.invoice_lines ORDER BY ALL")
     # Re-running a window is idempotent...
-    assert staging.refresh_invoice_lines(con, DAY1, DAY2) == 8
-    assert _rows(con, "SELECT * FROM staging.invoice_lines ORDER BY ALL") == before
+    assert staging.refresh_invoice_lines(raw_con, DAY1, DAY2) == 8
+    assert _rows(raw_con, "SELECT * FROM staging.invoice_lines ORDER BY ALL") == before
     # ...and replaces exactly that window: change invoice 100 in place (same day) and delete
     # 101 (tombstone, still day 1); day 2 must be untouched.
     changed = make_invoice("100", DAY1 + timedelta(hours=11), doc="NEW-100")
@@ -161,10 +153,10 @@ def test_invoice_window_boundaries_and_rerun(con):
         "domain": "QBO",
         "MetaData": {"LastUpdatedTime": (DAY1 + timedelta(hours=12)).isoformat()},
     }
-    load_raw(con, "invoices", [changed, tombstone])
-    assert staging.refresh_invoice_lines(con, DAY1, DAY2) == 2
+    load_raw(raw_con, "invoices", [changed, tombstone])
+    assert staging.refresh_invoice_lines(raw_con, DAY1, DAY2) == 2
     day1 = _rows(
-        con,
+        raw_con,
         "SELECT invoice_id, doc_number, status, line_type FROM staging.invoice_lines "
         "WHERE invoice_last_updated < $d ORDER BY invoice_id",
         {"d": DAY2},
@@ -174,22 +166,22 @@ def test_invoice_window_boundaries_and_rerun(con):
         {"invoice_id": "101", "doc_number": None, "status": "Deleted", "line_type": None},
     ]
     day2 = _rows(
-        con,
+        raw_con,
         "SELECT * FROM staging.invoice_lines WHERE invoice_last_updated >= $d ORDER BY ALL",
         {"d": DAY2},
     )
     assert day2 == [r for r in before if r["invoice_last_updated"] >= DAY2]
 
 
-def test_invoice_window_naive_datetimes_are_utc(con):
+def test_invoice_window_naive_datetimes_are_utc(raw_con):
     naive = DAY1.replace(tzinfo=None)
-    assert staging.refresh_invoice_lines(con, naive, naive + timedelta(days=1)) == 8
+    assert staging.refresh_invoice_lines(raw_con, naive, naive + timedelta(days=1)) == 8
 
 
-def test_invoice_lines_empty_window_creates_table(con):
+def test_invoice_lines_empty_window_creates_table(raw_con):
     later = DAY3 + timedelta(days=10)
-    assert staging.refresh_invoice_lines(con, later, later + timedelta(days=1)) == 0
-    cols = [r[0] for r in con.execute("DESCRIBE staging.invoice_lines").fetchall()]
+    assert staging.refresh_invoice_lines(raw_con, later, later + timedelta(days=1)) == 0
+    cols = [r[0] for r in raw_con.execute("DESCRIBE staging.invoice_lines").fetchall()]
     assert {
         "invoice_id",
         "doc_number",
@@ -203,10 +195,10 @@ def test_invoice_lines_empty_window_creates_table(con):
         "discount_percent",
     } <= set(cols)
     with pytest.raises(ValueError):
-        staging.refresh_invoice_lines(con, DAY2, DAY1)
+        staging.refresh_invoice_lines(raw_con, DAY2, DAY1)
 
 
-def test_generated_company_stages(con):
+def test_generated_company_stages(raw_con):
     """The sample company generator's invoices stage into at least one line each."""
     company_mod = pytest.importorskip("qbpa_assets.sandbox.company")
     company = company_mod.generate_company(customers=20, items=15, invoices=40, days=3, seed=3)
