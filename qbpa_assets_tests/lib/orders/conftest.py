@@ -1,6 +1,6 @@
-"""The order tests' ``env`` fixture (defined in test_import.py) for every module here.
+"""The order tests' ``env`` fixture (fixtures/orders.py) for every module here.
 
-test_exactly_once.py uses it as it is; test_status.py defines its own ``env`` over it.
+test_status.py defines its own ``env`` over it (a subclass of :class:`Env`).
 """
 
-from qbpa_assets_tests.lib.orders.test_import import env  # noqa: F401 - a fixture
+from qbpa_assets_tests.fixtures.orders import env  # noqa: F401 - a fixture

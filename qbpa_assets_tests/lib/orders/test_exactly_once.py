@@ -22,7 +22,7 @@ from qbpa_assets.lib.quickbooks.limits import (
     PRIVATE_NOTE_MAX,
 )
 from qbpa_assets.sandbox.inventiv_demo import DemoLine
-from qbpa_assets_tests.lib.orders.test_import import END, Crash, D, Env, _make_env
+from qbpa_assets_tests.fixtures.orders import END, Crash, D, Env, make_env
 
 pytestmark = pytest.mark.e2e
 
@@ -127,7 +127,7 @@ def test_order_edited_between_commit_and_ledger_is_reported_changed(env: Env) ->
 
 
 def test_per_order_data_problems_reject_only_that_order(inventiv_odbc, fresh_emulator, tmp_path):
-    env = _make_env(fresh_emulator, inventiv_odbc, tmp_path)
+    env = make_env(fresh_emulator, inventiv_odbc, tmp_path)
     # PostgreSQL's VARCHAR(4000) columns refuse longer text; SQLite keeps it.
     long_text = 9000 if inventiv_odbc.kind == "sqlite" else 4000
     huge = env.order(4, notes="n" * long_text)

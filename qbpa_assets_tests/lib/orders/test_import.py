@@ -8,111 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from importlib import resources
-from pathlib import Path
-from typing import Any
 
-import duckdb
 import pytest
 
 from qbpa_assets.lib.orders import importer
-from qbpa_assets.lib.orders.copy import copy_orders
-from qbpa_assets.lib.orders.importer import import_orders
 from qbpa_assets.lib.orders.mapping import OrderMappingError, load_order_mapping
 from qbpa_assets.lib.orders.payloads import order_marker
 from qbpa_assets.lib.orders.report import rejects_markdown
-from qbpa_assets.lib.orders.results import ImportResult
 from qbpa_assets.lib.orders.window import window_orders
-from qbpa_assets.lib.quickbooks.client import QboClient
-from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder
-from qbpa_assets_tests.fixtures.odbc import InventivTestDb, stage_company
-from qbpa_assets_tests.fixtures.stack import qbo_settings
-
-D = date(2026, 11, 20)
-END = date(2026, 11, 21)
-T0 = datetime(2026, 11, 20, 9, 0)
-
-
-class Crash(Exception):
-    """Stands for the process dying between QuickBooks' answer and the ledger write."""
-
-
-@dataclass
-class Env:
-    emu: Any
-    client: QboClient
-    con: duckdb.DuckDBPyConnection
-    db: InventivTestDb
-    customers: list[str]
-    items: list[str]
-
-    def order(self, order_id: int, n_lines: int = 2, **kw: Any) -> DemoOrder:
-        lines = [
-            DemoLine(
-                self.items[(order_id + i) % len(self.items)],
-                i + 1,
-                Decimal("10.25"),
-                f"line {i + 1}",
-            )
-            for i in range(n_lines)
-        ]
-        kw.setdefault("modified_at", T0)
-        return DemoOrder(
-            order_id,
-            kw.pop("order_no", f"SO-{order_id:04d}"),
-            kw.pop("order_date", D),
-            kw.pop("customer_id", self.customers[order_id % len(self.customers)]),
-            lines,
-            **kw,
-        )
-
-    def run(self, **kw: Any) -> ImportResult:
-        with self.db.db() as inventiv:
-            copy_orders(inventiv, self.con, D, END)
-        return import_orders(self.con, self.client, D, END, **kw)
-
-    def ledger(self) -> dict[str, tuple]:
-        rows = self.con.execute(
-            "SELECT order_id, status, qbo_id, doc_number, reasons, qbo_entity"
-            " FROM quickbooks.sales_orders"
-        ).fetchall()
-        return {r[0]: r[1:] for r in rows}
-
-    def docs(self, entity: str = "Estimate") -> list[dict]:
-        return self.emu.entities(entity)
-
-    def batch_log(self) -> list[dict]:
-        return [e for e in self.emu.request_log if e["op"] == "batch"]
-
-
-def _make_env(
-    fresh_emulator,
-    test_db: InventivTestDb,
-    tmp_path: Path,
-    env_class: type[Env] = Env,
-    **settings: Any,
-) -> Env:
-    """An emulator of its own, DuckDB staged from its company, a client (``settings``)."""
-    emu = fresh_emulator()
-    con = duckdb.connect()
-    stage_company(con, emu.company)
-    client = QboClient(
-        qbo_settings(emu, tmp_path / "tokens.json", **settings), backoff_base=0.05, backoff_cap=1.0
-    )
-    customers = [c["Id"] for c in emu.company.usable_customers()][:8]
-    items = [i["Id"] for i in emu.company.usable_items()][:6]
-    return env_class(emu, client, con, test_db, customers, items)
-
-
-@pytest.fixture
-def env(fresh_emulator, sqlite_odbc_db, tmp_path):
-    e = _make_env(fresh_emulator, sqlite_odbc_db, tmp_path)
-    yield e
-    e.client.close()
-    e.con.close()
+from qbpa_assets_tests.fixtures.orders import END, Crash, D, make_env
 
 
 @pytest.fixture
@@ -129,7 +34,7 @@ def test_bad_orders_rejected_good_created_fix_then_created(
     inventiv_odbc, fresh_emulator, tmp_path, caplog
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    env = _make_env(fresh_emulator, inventiv_odbc, tmp_path)
+    env = make_env(fresh_emulator, inventiv_odbc, tmp_path)
     # An item made inactive in QuickBooks (as staged): not one the good orders use.
     inactive = next(i["Id"] for i in env.emu.company.usable_items() if i["Id"] not in env.items)
     env.con.execute("UPDATE staging.items SET active = false WHERE id = ?", [inactive])

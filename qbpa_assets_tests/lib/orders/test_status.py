@@ -29,8 +29,8 @@ from qbpa_assets.lib.orders.status_sql import (
 from qbpa_assets.lib.quickbooks.client import QboClient
 from qbpa_assets.sandbox.inventiv_demo import DemoLine, DemoOrder
 from qbpa_assets_tests.fixtures.odbc import InventivTestDb
-from qbpa_assets_tests.lib.orders.test_import import END, T0, Crash, D, _make_env
-from qbpa_assets_tests.lib.orders.test_import import Env as ImportEnv
+from qbpa_assets_tests.fixtures.orders import END, T0, Crash, D, make_env
+from qbpa_assets_tests.fixtures.orders import Env as ImportEnv
 
 pytestmark = pytest.mark.e2e
 
@@ -93,7 +93,7 @@ class Env(ImportEnv):
 
 
 def _env(fresh_emulator, test_db: InventivTestDb, tmp_path: Path, **settings: Any) -> Env:
-    return _make_env(fresh_emulator, test_db, tmp_path, Env, **settings)
+    return make_env(fresh_emulator, test_db, tmp_path, Env, **settings)
 
 
 @pytest.fixture
